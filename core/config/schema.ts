@@ -1,0 +1,192 @@
+/**
+ * The one configuration schema of the CDN, shared by the edge Worker and the origin
+ * shield. It is validated once, at startup; the code uses the inferred output types, so
+ * a field is defined, defaulted and documented in exactly one place.
+ *
+ * Every object is strict: an unknown key (a typo such as `ttl.flor`) is an error, not a
+ * silently ignored setting. Every field carries a `.describe()`: the README's config
+ * reference is generated from, and checked against, these descriptions.
+ *
+ * Error reporting lives in ./errors.ts; field vocabularies (hosts, tokens, media types,
+ * query-param patterns, globs) in ./fields.ts; the rule and key sections in
+ * ./rule-schema.ts and ./key-schema.ts.
+ */
+import { z } from "zod";
+import { issuesToConfigError } from "./errors.ts";
+import {
+  cookieName,
+  headerName,
+  hostPattern,
+  originUrl,
+  pathGlob,
+  seconds,
+  strictlyAscending,
+  unique,
+} from "./fields.ts";
+import { KeySchema } from "./key-schema.ts";
+import { RuleSchema } from "./rule-schema.ts";
+
+export { ConfigError, type ConfigIssue } from "./errors.ts";
+export { DEFAULT_TRACKING_PARAMS } from "./fields.ts";
+
+const OriginSchema = z
+  .strictObject({
+    name: z.string().min(1, "must not be empty").describe("Unique name, used in logs and metrics."),
+    url: originUrl.describe(
+      "Base URL the shield fetches: http or https, no query, fragment or credentials. With hosts, the only places the shield may ever fetch.",
+    ),
+    hosts: z
+      .array(hostPattern)
+      .min(1, "must list at least one host")
+      .describe(
+        'Request hostnames served by this origin, lowercased; "*.example.com" matches any subdomain (not example.com itself).',
+      ),
+    pathPrefix: z
+      .string()
+      .startsWith("/", 'must start with "/"')
+      .default("/")
+      .describe('Only paths under this prefix go to this origin. Default "/".'),
+  })
+  .describe("An origin server.");
+
+const CacheSchema = z
+  .strictObject({
+    honorRequestNoCache: z
+      .boolean()
+      .default(false)
+      .describe(
+        "Let a client's Cache-Control: no-cache force revalidation. Default false: CDNs commonly ignore it, so one client cannot empty the cache for all (RFC 9111 §5.2.1.4 allows either).",
+      ),
+    heuristicFraction: z
+      .number()
+      .min(0, "must be between 0 and 1")
+      .max(1, "must be between 0 and 1")
+      .default(0.1)
+      .describe(
+        "Heuristic freshness as a fraction of the time since Last-Modified (RFC 9111 §4.2.2). Default 0.1.",
+      ),
+    maxHeuristicTtl: seconds
+      .default(86_400)
+      .describe("Upper bound on a heuristic freshness lifetime, seconds. Default 86400."),
+    defaultStaleWhileRevalidate: seconds
+      .default(0)
+      .describe(
+        "stale-while-revalidate window (RFC 5861) when neither origin nor rule sets one, seconds. Default 0.",
+      ),
+    defaultStaleIfError: seconds
+      .default(0)
+      .describe(
+        "stale-if-error window (RFC 5861) when neither origin nor rule sets one, seconds. Default 0.",
+      ),
+    targetedCacheControl: z
+      .array(headerName)
+      .default(["CDN-Cache-Control"])
+      .superRefine(unique("header", (s) => s.toLowerCase()))
+      .describe(
+        'Targeted cache-control fields this CDN obeys, highest precedence first (RFC 9213). Default ["CDN-Cache-Control"].',
+      ),
+  })
+  .describe("Freshness and staleness settings.");
+
+const ImagesSchema = z
+  .strictObject({
+    paths: z
+      .array(pathGlob)
+      .default(["/**/*.jpg", "/**/*.jpeg", "/**/*.png"])
+      .describe("Globs of image paths whose format is negotiated (matched case-insensitively)."),
+    formats: z
+      .array(z.enum(["avif", "webp"]))
+      .default(["avif", "webp"])
+      .superRefine(unique("format"))
+      .describe('Modern formats to offer, preferred first. Default ["avif","webp"].'),
+    widths: z
+      .array(z.number().int("must be an integer").positive("must be positive"))
+      .min(1, "must not be empty")
+      .default([160, 320, 480, 640, 768, 1024, 1280, 1536, 1920, 2560, 3840])
+      .superRefine(strictlyAscending)
+      .describe("Width steps, px, ascending; a requested width rounds up to a step."),
+    dprs: z
+      .array(z.number().min(1, "must be between 1 and 3").max(3, "must be between 1 and 3"))
+      .min(1, "must not be empty")
+      .default([1, 1.5, 2, 3])
+      .superRefine(strictlyAscending)
+      .describe("Device pixel ratio steps, ascending, 1..3; a requested dpr rounds up to a step."),
+    transformPrefix: z
+      .string()
+      .regex(/^\/.+\/$/, 'must start and end with "/" and not be "/"')
+      .default("/img/")
+      .describe('Path prefix of image transform URLs. Default "/img/".'),
+  })
+  .describe("Image variant negotiation.");
+
+export const CdnConfigSchema = z
+  .strictObject({
+    origins: z
+      .array(OriginSchema)
+      .min(1, "must list at least one origin")
+      .superRefine((origins, ctx) => {
+        const names = new Map<string, number>();
+        const routes = new Map<string, number>();
+        origins.forEach((o, i) => {
+          const prev = names.get(o.name);
+          if (prev !== undefined) {
+            ctx.addIssue({
+              code: "custom",
+              path: [i, "name"],
+              message: `duplicate name, also origins[${prev}]`,
+            });
+          } else names.set(o.name, i);
+          o.hosts.forEach((h, j) => {
+            const route = `${h} ${o.pathPrefix}`;
+            const owner = routes.get(route);
+            if (owner !== undefined && owner !== i) {
+              ctx.addIssue({
+                code: "custom",
+                path: [i, "hosts", j],
+                message: `"${h}" with pathPrefix "${o.pathPrefix}" is already served by origins[${owner}]`,
+              });
+            } else routes.set(route, i);
+          });
+        });
+      })
+      .describe("Origin servers. The shield never fetches anything else."),
+    cache: CacheSchema.prefault({}),
+    rules: z.array(RuleSchema).default([]).describe("TTL rules, first match wins. Default []."),
+    key: KeySchema.prefault({}),
+    images: ImagesSchema.prefault({}),
+    bypassCookies: z
+      .array(cookieName)
+      .default([])
+      .describe(
+        "Cookie names whose presence bypasses the cache (e.g. a session cookie). Default [].",
+      ),
+  })
+  .describe("Edge CDN configuration.");
+
+/** The validated config, every default applied. */
+export type CdnConfig = z.output<typeof CdnConfigSchema>;
+/** What a user may write: defaulted fields optional. */
+export type CdnConfigInput = z.input<typeof CdnConfigSchema>;
+export type OriginConfig = CdnConfig["origins"][number];
+export type RuleConfig = CdnConfig["rules"][number];
+export type KeySpec = CdnConfig["key"];
+export type ImagesConfig = CdnConfig["images"];
+
+/** Validate a config object; throws ConfigError naming every bad field by path. */
+export function parseConfig(input: unknown, source?: string): CdnConfig {
+  const result = CdnConfigSchema.safeParse(input);
+  if (result.success) return result.data;
+  throw issuesToConfigError(result.error.issues, source);
+}
+
+/** Parse and validate JSON text; a syntax error is a ConfigError naming the source. */
+export function parseConfigJson(text: string, source?: string): CdnConfig {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    const detail = err instanceof Error ? err.message : String(err);
+    throw issuesToConfigError([{ path: [], message: `invalid JSON: ${detail}` }], source);
+  }
+  return parseConfig(value, source);
+}

@@ -1,0 +1,187 @@
+/**
+ * Cache-Status (RFC 9211): one List member per cache, each a Token or String naming the cache,
+ * with parameters saying what it did (§2). The cache nearest the origin comes first and each
+ * cache appends its own member (§2: "the first member of the list represents the cache closest
+ * to the origin server, and the last member ... the cache closest to the user").
+ */
+import {
+  isInnerList,
+  isValidString,
+  isValidToken,
+  type Params,
+  serializeBareItem,
+  Token,
+  tryParseList,
+} from "./structured-fields.ts";
+
+export type CacheStatusFwd =
+  | "bypass"
+  | "method"
+  | "uri-miss"
+  | "vary-miss"
+  | "miss"
+  | "request"
+  | "stale"
+  | "partial";
+
+export interface CacheStatusMember {
+  /** e.g. "shield", "edge" */
+  cache: string;
+  hit?: boolean;
+  fwd?: CacheStatusFwd;
+  fwdStatus?: number;
+  ttl?: number;
+  stored?: boolean;
+  collapsed?: boolean;
+  key?: string;
+  detail?: string;
+}
+
+// RFC 9211 §2.2: the registered fwd values.
+const FWD = new Set<string>([
+  "bypass",
+  "method",
+  "uri-miss",
+  "vary-miss",
+  "miss",
+  "request",
+  "stale",
+  "partial",
+]);
+
+// RFC 8941 §3.3.1: Integers have at most 15 digits.
+const INT_MAX = 999_999_999_999_999;
+
+/**
+ * Makes `s` serializable as an SF String (printable ASCII, RFC 8941 §3.3.3) without throwing:
+ * other characters are percent-encoded as UTF-8 (a lone surrogate as U+FFFD). Cache-Status is
+ * written on every response, so a strange URL in `key` must not turn into a 500.
+ */
+function printable(s: string): string {
+  if (isValidString(s)) return s;
+  let out = "";
+  for (const ch of s) {
+    const c = ch.charCodeAt(0);
+    if (ch.length === 1 && c >= 0x20 && c <= 0x7e) out += ch;
+    else if (c >= 0xd800 && c <= 0xdfff && ch.length === 1) out += "%EF%BF%BD";
+    else
+      out +=
+        c < 0x80 ? `%${c.toString(16).toUpperCase().padStart(2, "0")}` : encodeURIComponent(ch);
+  }
+  return out;
+}
+
+function tokenOrString(s: string): Token | string {
+  return isValidToken(s) ? new Token(s) : printable(s);
+}
+
+function integer(n: number | undefined): number | undefined {
+  if (n === undefined || !Number.isFinite(n)) return undefined;
+  return Math.max(-INT_MAX, Math.min(INT_MAX, Math.floor(n)));
+}
+
+/**
+ * Serializes one member, e.g. `shield; hit; ttl=300` (RFC 9211 §2, RFC 8941 §4.1.3). Never
+ * throws: the cache name and `detail` are Tokens when valid and Strings otherwise, `key` is
+ * always a String; non-printable characters are percent-encoded, `ttl`/`fwd-status` are floored
+ * to integers and dropped when not finite; `fwd` is dropped when `hit` is true. Booleans that
+ * are true are written bare (`hit`), false ones explicitly (`collapsed=?0`, which RFC 9211 §3
+ * uses for a failed collapse).
+ */
+export function formatCacheStatusMember(m: CacheStatusMember): string {
+  const params: Params = new Map();
+  if (m.hit !== undefined) params.set("hit", m.hit);
+  // RFC 9211 §2: hit and fwd are exclusive, only one should appear on a member. A stale hit
+  // revalidated in the background is still a hit (§3: "hit; ttl=-412"), so hit wins.
+  if (m.fwd !== undefined && m.hit !== true && FWD.has(m.fwd)) {
+    params.set("fwd", new Token(m.fwd));
+  }
+  const fwdStatus = integer(m.fwdStatus);
+  if (fwdStatus !== undefined) params.set("fwd-status", fwdStatus);
+  const ttl = integer(m.ttl);
+  if (ttl !== undefined) params.set("ttl", ttl);
+  if (m.stored !== undefined) params.set("stored", m.stored);
+  if (m.collapsed !== undefined) params.set("collapsed", m.collapsed);
+  if (m.key !== undefined) params.set("key", printable(m.key));
+  if (m.detail !== undefined) params.set("detail", tokenOrString(m.detail));
+  // RFC 8941 §4.1.1.2 writes ";key"; RFC 9211 §3's examples put a space after each ";", which
+  // parsers skip (RFC 8941 §4.2.3.2 step 2.3), so the readable form is used.
+  let out = serializeBareItem(tokenOrString(m.cache === "" ? "unknown" : m.cache));
+  for (const [k, v] of params) out += v === true ? `; ${k}` : `; ${k}=${serializeBareItem(v)}`;
+  return out;
+}
+
+/**
+ * Appends this cache's member after what the caches nearer the origin wrote (RFC 9211 §2). The
+ * existing value is kept verbatim, even when it does not parse, so upstream information is never
+ * lost; only trailing OWS and commas are trimmed so the result stays a well-formed list.
+ */
+export function appendCacheStatus(
+  existing: string | null | undefined,
+  m: CacheStatusMember,
+): string {
+  const own = formatCacheStatusMember(m);
+  if (!existing) return own;
+  let end = existing.length;
+  for (let c = existing.charCodeAt(end - 1); c === 0x20 || c === 0x09 || c === 0x2c; ) {
+    c = existing.charCodeAt(--end - 1);
+  }
+  let start = 0;
+  while (
+    start < end &&
+    (existing.charCodeAt(start) === 0x20 || existing.charCodeAt(start) === 0x09)
+  ) {
+    start++;
+  }
+  return start === end ? own : `${existing.slice(start, end)}, ${own}`;
+}
+
+/**
+ * Parses Cache-Status. Tolerant by design (it is debugging information): a value that is not a
+ * valid SF List gives [] (RFC 8941 §4.2 fails the whole field), members that are Inner Lists are
+ * skipped, and parameters that are unknown or of the wrong type are ignored (RFC 9211 §2:
+ * "Caches SHOULD ignore ... parameters that they do not understand"; unknown `fwd` values too).
+ */
+export function parseCacheStatus(value: string | null | undefined): CacheStatusMember[] {
+  if (!value) return [];
+  const list = tryParseList(value);
+  if (list === null) return [];
+  const out: CacheStatusMember[] = [];
+  for (const member of list) {
+    if (isInnerList(member)) continue;
+    const v = member.value;
+    // RFC 9211 §2: members "MUST have a type of either String or Token".
+    let cache: string;
+    if (typeof v === "string") cache = v;
+    else if (v instanceof Token) cache = v.value;
+    else continue;
+    const m: CacheStatusMember = { cache };
+    for (const [name, p] of member.params) {
+      switch (name) {
+        case "hit":
+        case "stored":
+        case "collapsed":
+          if (typeof p === "boolean") m[name] = p;
+          break;
+        case "fwd":
+          if (p instanceof Token && FWD.has(p.value)) m.fwd = p.value as CacheStatusFwd;
+          break;
+        case "fwd-status":
+          if (typeof p === "number" && Number.isInteger(p)) m.fwdStatus = p;
+          break;
+        case "ttl":
+          if (typeof p === "number" && Number.isInteger(p)) m.ttl = p;
+          break;
+        case "key":
+          if (typeof p === "string") m.key = p;
+          break;
+        case "detail":
+          if (typeof p === "string") m.detail = p;
+          else if (p instanceof Token) m.detail = p.value;
+          break;
+      }
+    }
+    out.push(m);
+  }
+  return out;
+}

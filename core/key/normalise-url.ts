@@ -1,0 +1,170 @@
+/**
+ * URL normalisation for the cache key (RFC 3986 §6.2.2, syntax-based normalisation).
+ *
+ * The result is also the URL forwarded to the origin: the key must describe the request
+ * actually sent, so a query parameter left out of the key (tracking, deny-listed, …) is
+ * left out of the forwarded URL too. Otherwise the first visitor's `?debug=1` would be
+ * stored under the key of every visitor (cache poisoning).
+ *
+ * Done by the WHATWG URL parser, parsed exactly once: scheme and host lowercased
+ * (§6.2.2.1), IDNs to punycode, default port removed (§6.2.3), dot segments removed
+ * (§6.2.2.3, including `%2E` forms), empty path → "/", fragment dropped (never sent),
+ * non-ASCII percent-encoded as UTF-8. Done here: percent-encoding normalised
+ * (./percent-encoding.ts) in path and query; query pairs filtered and stably sorted.
+ *
+ * Parameter names are compared percent-decoded (`utm%5Fsource` is `utm_source`) and
+ * case-sensitively, as origin frameworks read them (`Page` is not `page`); only tracking
+ * names are matched case-insensitively, since dropping `UTM_Source` loses nothing.
+ *
+ * Deliberately not done:
+ * - `+` and `%20` stay different. `+` means space only in HTML form encoding; RFC 3986
+ *   gives it no meaning, and origins differ (`?q=c++`, signed URLs, base64 values), so
+ *   merging them could serve one resource for another. The cost of keeping them apart is
+ *   at most a duplicate entry.
+ * - The query is split on "&" only; ";" is data to many origins.
+ * - Userinfo is dropped: it is never part of the key and must never reach an origin
+ *   from a client.
+ * - No length limit: callers bound request line size; this code is linear in the input.
+ */
+import type { KeySpec } from "../config/schema.ts";
+import { normalisePercentEncoding } from "./percent-encoding.ts";
+
+export interface NormalisedUrl {
+  /** Canonical absolute URL to forward to the origin. */
+  readonly url: string;
+  /** Lowercase, without ":" (e.g. "https"). */
+  readonly scheme: string;
+  /** Lowercase hostname, plus ":port" only when not the scheme's default. */
+  readonly host: string;
+  /** Normalised path, always starting with "/" for http(s). */
+  readonly path: string;
+  /** Normalised query without "?"; "" when none is kept. */
+  readonly query: string;
+}
+
+type QuerySpec = KeySpec["query"];
+
+/** Exact names and "prefix*" prefixes, precompiled from a list of patterns. */
+interface NameMatcher {
+  readonly exact: ReadonlySet<string>;
+  readonly prefixes: readonly string[];
+}
+
+interface CompiledQuery {
+  readonly mode: QuerySpec["mode"];
+  readonly sort: boolean;
+  readonly params: NameMatcher;
+  /** Lowercased: tracking parameters are matched case-insensitively (`UTM_Source` too). */
+  readonly tracking: NameMatcher | null;
+}
+
+function nameMatcher(patterns: readonly string[], lower: boolean): NameMatcher {
+  const exact = new Set<string>();
+  const prefixes: string[] = [];
+  for (const raw of patterns) {
+    const p = lower ? raw.toLowerCase() : raw;
+    if (p.endsWith("*")) prefixes.push(p.slice(0, -1));
+    else exact.add(p);
+  }
+  return { exact, prefixes };
+}
+
+function matches(m: NameMatcher, name: string): boolean {
+  if (m.exact.has(name)) return true;
+  for (const p of m.prefixes) if (name.startsWith(p)) return true;
+  return false;
+}
+
+// Compiled once per spec object; a config is validated once and then never changes.
+const compiledQueries = new WeakMap<QuerySpec, CompiledQuery>();
+
+function compileQuery(q: QuerySpec): CompiledQuery {
+  let c = compiledQueries.get(q);
+  if (c === undefined) {
+    c = {
+      mode: q.mode,
+      sort: q.sort,
+      params: nameMatcher(q.params, false),
+      tracking: q.dropTracking ? nameMatcher(q.trackingParams, true) : null,
+    };
+    compiledQueries.set(q, c);
+  }
+  return c;
+}
+
+/** A parameter's name as compared with configured names: percent-decoded when possible. */
+function decodedName(name: string): string {
+  if (name.indexOf("%") === -1) return name;
+  try {
+    return decodeURIComponent(name);
+  } catch {
+    return name; // invalid escape or invalid UTF-8: compare as written
+  }
+}
+
+function keep(c: CompiledQuery, rawName: string): boolean {
+  const name = decodedName(rawName);
+  if (c.tracking !== null && matches(c.tracking, name.toLowerCase())) return false;
+  if (c.mode === "allow") return matches(c.params, name);
+  if (c.mode === "deny") return !matches(c.params, name);
+  return true;
+}
+
+interface Pair {
+  readonly name: string;
+  readonly text: string;
+}
+
+function byName(a: Pair, b: Pair): number {
+  return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
+}
+
+/** Normalise a raw query (without "?"). */
+export function normaliseQuery(raw: string, spec: QuerySpec): string {
+  if (raw === "") return "";
+  const c = compileQuery(spec);
+  if (c.mode === "none") return "";
+  const pairs: Pair[] = [];
+  const len = raw.length;
+  let start = 0;
+  while (start < len) {
+    let end = raw.indexOf("&", start);
+    if (end === -1) end = len;
+    if (end > start) {
+      // Each pair keeps its own encoding, normalised like the path (RFC 3986 §6.2.2.2).
+      const text = normalisePercentEncoding(raw.slice(start, end));
+      const eq = text.indexOf("=");
+      const name = eq === -1 ? text : text.slice(0, eq);
+      if (keep(c, name)) pairs.push({ name, text });
+    }
+    start = end + 1;
+  }
+  if (pairs.length === 0) return "";
+  // Array.prototype.sort is stable (ES2019): repeated names keep their relative order,
+  // since `a=2&a=1` may be an ordered list to the origin.
+  if (c.sort && pairs.length > 1) pairs.sort(byName);
+  let out = (pairs[0] as Pair).text;
+  for (let i = 1; i < pairs.length; i++) out += `&${(pairs[i] as Pair).text}`;
+  return out;
+}
+
+/** Normalise a request URL per the key spec. Never throws for a URL object or parsable string. */
+export function normaliseUrl(input: string | URL, spec: KeySpec): NormalisedUrl {
+  const u = typeof input === "string" ? new URL(input) : input;
+  const scheme = u.protocol.slice(0, -1);
+  // `host` omits a default port already; the parser lowercases and punycodes it.
+  const host = u.host;
+  const path = normalisePercentEncoding(u.pathname);
+  const search = u.search;
+  const query = search.length <= 1 ? "" : normaliseQuery(search.slice(1), spec.query);
+  let url: string;
+  if (host !== "" || u.href.startsWith(`${u.protocol}//`)) {
+    url = `${u.protocol}//${host}${path}`;
+  } else {
+    // No authority (e.g. `foo:/x`): a path starting with "//" needs "/." so it is not
+    // read back as an authority (WHATWG URL serialising, step "/.").
+    url = `${u.protocol}${path.startsWith("//") ? "/." : ""}${path}`;
+  }
+  if (query !== "") url += `?${query}`;
+  return { url, scheme, host, path, query };
+}

@@ -1,0 +1,76 @@
+import { parseETag, strongMatch } from "../http/etag.ts";
+import type { EntryMeta } from "./entry.ts";
+import { withoutHopByHop } from "./hop-by-hop.ts";
+import { type HeaderSource, planStorage, type StorageInput, type StoragePlan } from "./storable.ts";
+import { type HeaderPairs, type HeaderReader, pairsReader } from "./types.ts";
+
+/**
+ * Does a 304 from the origin refer to this stored response (RFC 9111 §4.3.4)?
+ * A strong entity tag selects the stored response with the same strong tag; a weak one,
+ * the response with the same tag. A 304 carrying only Last-Modified selects a response
+ * with the same Last-Modified and no entity tag.
+ *
+ * A 304 with no validator at all: §4.3.4 lets it update only a stored response without
+ * validators, because in general a cache cannot tell which stored response it is about.
+ * Ours always answers a conditional request this cache sent carrying one entry's own
+ * validators (`revalidationHeaders`), so it can only be about that entry; many origins
+ * omit validators from 304s, and treating those as "not about this entry" would turn
+ * every revalidation with them into a full refetch.
+ */
+export function notModifiedSelects(
+  entry: Pick<EntryMeta, "headers">,
+  response: HeaderReader,
+): boolean {
+  const stored = pairsReader(entry.headers);
+  const newTag = parseETag(response.get("etag"));
+  const oldTag = parseETag(stored.get("etag"));
+  if (newTag !== null) {
+    if (oldTag === null) return false;
+    if (!newTag.weak) return strongMatch(newTag, oldTag);
+    return newTag.tag === oldTag.tag;
+  }
+  const newModified = response.get("last-modified");
+  if (newModified !== null) {
+    return oldTag === null && stored.get("last-modified") === newModified;
+  }
+  return true;
+}
+
+/** Fields a 304 must not change: they describe the stored body (RFC 9111 §3.2). */
+const KEEP_STORED: ReadonlySet<string> = new Set([
+  "content-length",
+  "content-encoding",
+  "content-range",
+  "content-type",
+]);
+
+/**
+ * RFC 9111 §3.2 / §4.3.4: the stored fields, each replaced by the 304's value when the
+ * 304 carries it, except hop-by-hop fields and those describing the stored body.
+ */
+export function mergeNotModified(
+  stored: HeaderPairs,
+  notModified: Iterable<[string, string]>,
+): HeaderPairs {
+  const fresh = withoutHopByHop(notModified).filter(([n]) => !KEEP_STORED.has(n));
+  const replaced = new Set(fresh.map(([n]) => n));
+  return [...stored.filter(([n]) => !replaced.has(n)), ...fresh];
+}
+
+/**
+ * Re-plan a stored response after a 304: merge the headers, then compute storability and
+ * lifetimes anew from the new request/response times. The result may say "not stored"
+ * (e.g. the 304 now says no-store): serve the stored body this once and drop the entry.
+ */
+export function refreshFromNotModified(
+  input: Omit<StorageInput, "response"> & {
+    readonly entry: EntryMeta;
+    readonly notModified: HeaderSource;
+  },
+): StoragePlan {
+  const headers = mergeNotModified(input.entry.headers, input.notModified);
+  const source: HeaderSource = Object.assign(pairsReader(headers), {
+    [Symbol.iterator]: () => headers[Symbol.iterator](),
+  });
+  return planStorage({ ...input, response: { status: input.entry.status, headers: source } });
+}

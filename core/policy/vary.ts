@@ -1,0 +1,94 @@
+import { parseVary } from "../http/vary.ts";
+import type { HeaderReader } from "./types.ts";
+
+/** The request values a stored response was selected by (RFC 9111 §4.1). */
+export interface VaryCapture {
+  /** Lowercase field names from the response's Vary, sorted. */
+  readonly fields: readonly string[];
+  /** Normalised request values, same order as `fields`; null when the field was absent. */
+  readonly values: readonly (string | null)[];
+}
+
+/**
+ * Fields whose values are case-insensitive lists, so that `GZIP, br` and `gzip,br`
+ * select the same response (§4.1 allows normalising by the field's own semantics).
+ */
+const CASE_INSENSITIVE = new Set([
+  "accept",
+  "accept-encoding",
+  "accept-language",
+  "accept-charset",
+]);
+
+/** §4.1: combine field lines and normalise whitespace around list separators. */
+export function normaliseVaryValue(field: string, value: string | null): string | null {
+  if (value === null) return null;
+  let out = value.replace(/[ \t]*,[ \t]*/g, ",").trim();
+  if (CASE_INSENSITIVE.has(field)) out = out.toLowerCase();
+  return out;
+}
+
+/**
+ * What to remember about the request for a response's Vary: null when the response does
+ * not vary, "*" when it varies on everything (it then never matches, §4.1).
+ */
+export function captureVary(
+  responseHeaders: HeaderReader,
+  requestHeaders: HeaderReader,
+): VaryCapture | "*" | null {
+  const vary = parseVary(responseHeaders.get("vary"));
+  if (vary === "*") return "*";
+  if (vary.length === 0) return null;
+  const fields = [...vary].sort();
+  return { fields, values: fields.map((f) => normaliseVaryValue(f, requestHeaders.get(f))) };
+}
+
+/** Does this request select the stored response? Absent matches only absent (§4.1). */
+export function varyMatches(capture: VaryCapture | null, requestHeaders: HeaderReader): boolean {
+  if (capture === null) return true;
+  for (let i = 0; i < capture.fields.length; i++) {
+    const field = capture.fields[i]!;
+    const stored = capture.values[i] ?? null;
+    const value = requestHeaders.get(field);
+    if (value === null || stored === null) {
+      if (value !== stored) return false;
+    } else if (!equalsNormalised(value, stored, CASE_INSENSITIVE.has(field))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+const isOws = (c: number): boolean => c === 0x20 || c === 0x09;
+
+/**
+ * `normaliseVaryValue(field, raw) === normalised`, without building the normalised
+ * string: this runs on every hit of a varying response, so it walks both strings once
+ * and allocates nothing. Whitespace at either end or next to a comma is skipped.
+ */
+function equalsNormalised(raw: string, normalised: string, foldCase: boolean): boolean {
+  const n = raw.length;
+  let j = 0;
+  let i = 0;
+  let prevComma = true; // at the start, as after a comma, whitespace is dropped
+  while (i < n) {
+    let c = raw.charCodeAt(i);
+    if (isOws(c)) {
+      let end = i;
+      while (end < n && isOws(raw.charCodeAt(end))) end++;
+      const dropped = prevComma || end === n || raw.charCodeAt(end) === 0x2c;
+      if (!dropped) {
+        for (let k = i; k < end; k++) {
+          if (normalised.charCodeAt(j++) !== raw.charCodeAt(k)) return false;
+        }
+      }
+      i = end;
+      continue;
+    }
+    if (foldCase && c >= 0x41 && c <= 0x5a) c += 0x20;
+    if (normalised.charCodeAt(j++) !== c) return false;
+    prevComma = c === 0x2c;
+    i++;
+  }
+  return j === normalised.length;
+}
