@@ -55,7 +55,7 @@ const CacheSchema = z
       .boolean()
       .default(false)
       .describe(
-        "Let a client's Cache-Control: no-cache force revalidation. Default false: CDNs commonly ignore it, so one client cannot empty the cache for all (RFC 9111 §5.2.1.4 allows either).",
+        "Obey a client's Cache-Control no-cache, max-age, min-fresh and no-store (and Pragma: no-cache). Default false: CDNs commonly ignore them, so no client can force traffic to the origin (RFC 9111 §5.2.1 allows either); max-stale and only-if-cached are always obeyed.",
       ),
     heuristicFraction: z
       .number()
@@ -77,6 +77,11 @@ const CacheSchema = z
       .default(0)
       .describe(
         "stale-if-error window (RFC 5861) when neither origin nor rule sets one, seconds. Default 0.",
+      ),
+    keep: seconds
+      .default(3_600)
+      .describe(
+        "How long a response with a validator (ETag or Last-Modified) is kept after it may no longer be served, so it can be revalidated with a conditional request instead of refetched, seconds. Default 3600.",
       ),
     targetedCacheControl: z
       .array(headerName)

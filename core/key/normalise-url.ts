@@ -6,7 +6,8 @@
  * left out of the forwarded URL too. Otherwise the first visitor's `?debug=1` would be
  * stored under the key of every visitor (cache poisoning).
  *
- * Done by the WHATWG URL parser, parsed exactly once: scheme and host lowercased
+ * Done by the WHATWG URL parser, parsed at most once (./split-url.ts skips it for a URL
+ * that is already in its serialised form, as every Request.url is): scheme and host lowercased
  * (§6.2.2.1), IDNs to punycode, default port removed (§6.2.3), dot segments removed
  * (§6.2.2.3, including `%2E` forms), empty path → "/", fragment dropped (never sent),
  * non-ASCII percent-encoded as UTF-8. Done here: percent-encoding normalised
@@ -28,6 +29,7 @@
  */
 import type { KeySpec } from "../config/schema.ts";
 import { normalisePercentEncoding } from "./percent-encoding.ts";
+import { splitSerialisedUrl, type UrlParts } from "./split-url.ts";
 
 export interface NormalisedUrl {
   /** Canonical absolute URL to forward to the origin. */
@@ -141,24 +143,40 @@ export function normaliseQuery(raw: string, spec: QuerySpec): string {
   }
   if (pairs.length === 0) return "";
   // Array.prototype.sort is stable (ES2019): repeated names keep their relative order,
-  // since `a=2&a=1` may be an ordered list to the origin.
-  if (c.sort && pairs.length > 1) pairs.sort(byName);
+  // since `a=2&a=1` may be an ordered list to the origin. Already-sorted queries (the
+  // common case once clients learn the canonical form) skip the sort.
+  if (c.sort && pairs.length > 1 && !inOrder(pairs)) pairs.sort(byName);
   let out = (pairs[0] as Pair).text;
   for (let i = 1; i < pairs.length; i++) out += `&${(pairs[i] as Pair).text}`;
   return out;
 }
 
+function inOrder(pairs: readonly Pair[]): boolean {
+  for (let i = 1; i < pairs.length; i++) {
+    if ((pairs[i - 1] as Pair).name > (pairs[i] as Pair).name) return false;
+  }
+  return true;
+}
+
 /** Normalise a request URL per the key spec. Never throws for a URL object or parsable string. */
 export function normaliseUrl(input: string | URL, spec: KeySpec): NormalisedUrl {
+  // Request.url in both runtimes is already WHATWG-serialised: split it without parsing.
+  const fast = typeof input === "string" ? splitSerialisedUrl(input) : null;
+  if (fast !== null) return assemble(fast, true, spec);
   const u = typeof input === "string" ? new URL(input) : input;
-  const scheme = u.protocol.slice(0, -1);
   // `host` omits a default port already; the parser lowercases and punycodes it.
+  const hasAuthority = u.host !== "" || u.href.startsWith(`${u.protocol}//`);
+  return assemble(u, hasAuthority, spec);
+}
+
+function assemble(u: UrlParts, hasAuthority: boolean, spec: KeySpec): NormalisedUrl {
+  const scheme = u.protocol.slice(0, -1);
   const host = u.host;
   const path = normalisePercentEncoding(u.pathname);
   const search = u.search;
   const query = search.length <= 1 ? "" : normaliseQuery(search.slice(1), spec.query);
   let url: string;
-  if (host !== "" || u.href.startsWith(`${u.protocol}//`)) {
+  if (hasAuthority) {
     url = `${u.protocol}//${host}${path}`;
   } else {
     // No authority (e.g. `foo:/x`): a path starting with "//" needs "/." so it is not

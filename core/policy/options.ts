@@ -7,7 +7,7 @@ export interface CacheSection {
   readonly maxHeuristicTtl: number;
   readonly defaultStaleWhileRevalidate: number;
   readonly defaultStaleIfError: number;
-  readonly keep?: number | undefined;
+  readonly keep: number;
   readonly targetedCacheControl: readonly string[];
 }
 
@@ -19,7 +19,7 @@ export function policyOptions(cache: CacheSection): PolicyOptions {
     maxHeuristicTtl: cache.maxHeuristicTtl,
     defaultStaleWhileRevalidate: cache.defaultStaleWhileRevalidate,
     defaultStaleIfError: cache.defaultStaleIfError,
-    keep: cache.keep ?? 3_600,
+    keep: cache.keep,
     targetedCacheControl: cache.targetedCacheControl.map((n) => n.toLowerCase()),
   };
 }

@@ -1,0 +1,76 @@
+/**
+ * A fast path around `new URL()` for the URLs a cache sees on every request: the
+ * runtime's own `Request.url`, already serialised by the WHATWG URL parser. When the
+ * string is provably in that serialised form, splitting it into its parts *is* the
+ * parse; anything else (upper case, a default port, dot segments, backslashes, IDNs,
+ * odd IPv4 forms, characters the parser would percent-encode, a fragment, …) goes
+ * through `new URL()`. A property test checks that both paths always agree.
+ */
+
+export interface UrlParts {
+  /** "http:" or "https:" (as `URL.protocol`). */
+  readonly protocol: string;
+  /** As `URL.host`: lowercase hostname, ":port" only when not the default. */
+  readonly host: string;
+  /** As `URL.pathname`. */
+  readonly pathname: string;
+  /** As `URL.search`: "" or "?…". */
+  readonly search: string;
+}
+
+/**
+ * A serialised http(s) URL with only characters the serialiser leaves as they are:
+ * lowercase host labels, an optional port, a path, an optional query. Each part's
+ * character class excludes the next part's delimiter, so matching is linear.
+ * "'" is left alone in paths but percent-encoded in the query of special schemes.
+ */
+const SERIALISED =
+  /^(https?:)\/\/([a-z0-9-]+(?:\.[a-z0-9-]+)*)(?::([0-9]{1,5}))?(\/[A-Za-z0-9\-._~!$&()*+,;=:@/%']*)(\?[A-Za-z0-9\-._~!$&()*+,;=:@/%?]*)?$/;
+
+/** Every "%" starts a valid escape (the parser leaves a stray "%" alone; we let it decide). */
+function escapesValid(s: string): boolean {
+  for (let i = s.indexOf("%"); i !== -1; i = s.indexOf("%", i + 1)) {
+    if (!(isHex(s.charCodeAt(i + 1)) && isHex(s.charCodeAt(i + 2)))) return false;
+  }
+  return true;
+}
+
+function isHex(c: number): boolean {
+  return (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x46) || (c >= 0x61 && c <= 0x66);
+}
+
+/** Returns the parts when `s` is already a serialised http(s) URL, else null. */
+export function splitSerialisedUrl(s: string): UrlParts | null {
+  const m = SERIALISED.exec(s);
+  if (m === null) return null;
+  const protocol = m[1]!;
+  const hostname = m[2]!;
+  const port = m[3];
+  const pathname = m[4]!;
+  const query = m[5];
+  // A last label that starts with a digit makes the parser try IPv4 ("127.1", "0x7f"),
+  // and "xn--" labels go through IDNA: leave both to it.
+  const first = hostname.charCodeAt(hostname.lastIndexOf(".") + 1);
+  if (first >= 0x30 && first <= 0x39) return null;
+  if (hostname.includes("xn--")) return null;
+  if (port !== undefined) {
+    if (port.length > 1 && port.charCodeAt(0) === 0x30) return null;
+    const value = Number(port);
+    if (value > 65535 || value === (protocol === "https:" ? 443 : 80)) return null;
+  }
+  // Dot segments ("/./", "/../", "%2e" spellings) are resolved by the parser. Real paths
+  // rarely contain "/." (/.well-known does), so any occurrence takes the slow path.
+  if (pathname.includes("/.") || (pathname.includes("%") && /%2e/i.test(pathname))) return null;
+  if (!escapesValid(pathname)) return null;
+  let search = "";
+  if (query !== undefined && query.length > 1) {
+    if (!escapesValid(query)) return null;
+    search = query;
+  }
+  return {
+    protocol,
+    host: port === undefined ? hostname : `${hostname}:${port}`,
+    pathname,
+    search,
+  };
+}
