@@ -1,18 +1,8 @@
+import type { CdnConfig } from "../config/schema.ts";
 import type { PolicyOptions } from "./types.ts";
 
-/** The `cache` section of the validated config, as far as the policy reads it. */
-export interface CacheSection {
-  readonly honorRequestNoCache: boolean;
-  readonly heuristicFraction: number;
-  readonly maxHeuristicTtl: number;
-  readonly defaultStaleWhileRevalidate: number;
-  readonly defaultStaleIfError: number;
-  readonly keep: number;
-  readonly targetedCacheControl: readonly string[];
-}
-
 /** Derive the policy's options once, at startup, from the validated config. */
-export function policyOptions(cache: CacheSection): PolicyOptions {
+export function policyOptions(cache: CdnConfig["cache"]): PolicyOptions {
   return {
     honorRequestNoCache: cache.honorRequestNoCache,
     heuristicFraction: cache.heuristicFraction,
@@ -20,6 +10,7 @@ export function policyOptions(cache: CacheSection): PolicyOptions {
     defaultStaleWhileRevalidate: cache.defaultStaleWhileRevalidate,
     defaultStaleIfError: cache.defaultStaleIfError,
     keep: cache.keep,
+    // Header names compare case-insensitively; lookups use the lowercase form.
     targetedCacheControl: cache.targetedCacheControl.map((n) => n.toLowerCase()),
   };
 }
