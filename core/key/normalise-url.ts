@@ -73,14 +73,20 @@ function nameMatcher(patterns: readonly string[], lower: boolean): NameMatcher {
 
 function matches(m: NameMatcher, name: string): boolean {
   if (m.exact.has(name)) return true;
-  for (const p of m.prefixes) if (name.startsWith(p)) return true;
+  const prefixes = m.prefixes;
+  for (let i = 0; i < prefixes.length; i++) if (name.startsWith(prefixes[i] as string)) return true;
   return false;
 }
 
 // Compiled once per spec object; a config is validated once and then never changes.
 const compiledQueries = new WeakMap<QuerySpec, CompiledQuery>();
 
+// The spec seen last, so the hot path skips even the WeakMap lookup.
+let lastSpec: QuerySpec | null = null;
+let lastCompiled: CompiledQuery | null = null;
+
 function compileQuery(q: QuerySpec): CompiledQuery {
+  if (q === lastSpec && lastCompiled !== null) return lastCompiled;
   let c = compiledQueries.get(q);
   if (c === undefined) {
     c = {
@@ -91,6 +97,8 @@ function compileQuery(q: QuerySpec): CompiledQuery {
     };
     compiledQueries.set(q, c);
   }
+  lastSpec = q;
+  lastCompiled = c;
   return c;
 }
 
@@ -142,20 +150,33 @@ export function normaliseQuery(raw: string, spec: QuerySpec): string {
     start = end + 1;
   }
   if (pairs.length === 0) return "";
-  // Array.prototype.sort is stable (ES2019): repeated names keep their relative order,
-  // since `a=2&a=1` may be an ordered list to the origin. Already-sorted queries (the
-  // common case once clients learn the canonical form) skip the sort.
-  if (c.sort && pairs.length > 1 && !inOrder(pairs)) pairs.sort(byName);
+  // A stable sort: repeated names keep their relative order, since `a=2&a=1` may be an
+  // ordered list to the origin.
+  if (c.sort && pairs.length > 1) sortByName(pairs);
   let out = (pairs[0] as Pair).text;
   for (let i = 1; i < pairs.length; i++) out += `&${(pairs[i] as Pair).text}`;
   return out;
 }
 
-function inOrder(pairs: readonly Pair[]): boolean {
-  for (let i = 1; i < pairs.length; i++) {
-    if ((pairs[i - 1] as Pair).name > (pairs[i] as Pair).name) return false;
+/**
+ * Stable sort by name. Queries are short, so an insertion sort (stable, no comparator
+ * calls, nothing to do when already sorted) beats Array.prototype.sort; long ones use it.
+ */
+function sortByName(pairs: Pair[]): void {
+  const n = pairs.length;
+  if (n > 16) {
+    pairs.sort(byName);
+    return;
   }
-  return true;
+  for (let i = 1; i < n; i++) {
+    const p = pairs[i] as Pair;
+    let j = i - 1;
+    while (j >= 0 && (pairs[j] as Pair).name > p.name) {
+      pairs[j + 1] = pairs[j] as Pair;
+      j--;
+    }
+    pairs[j + 1] = p;
+  }
 }
 
 /** Normalise a request URL per the key spec. Never throws for a URL object or parsable string. */

@@ -7,6 +7,12 @@ export interface VaryCapture {
   readonly fields: readonly string[];
   /** Normalised request values, same order as `fields`; null when the field was absent. */
   readonly values: readonly (string | null)[];
+  /**
+   * The values exactly as that request sent them. Clients of one kind send identical
+   * bytes (every Chrome the same Accept-Encoding), so most lookups end at a plain string
+   * comparison with these; the normalised comparison is the fallback.
+   */
+  readonly raw: readonly (string | null)[];
 }
 
 /**
@@ -40,7 +46,8 @@ export function captureVary(
   if (vary === "*") return "*";
   if (vary.length === 0) return null;
   const fields = [...vary].sort();
-  return { fields, values: fields.map((f) => normaliseVaryValue(f, requestHeaders.get(f))) };
+  const raw = fields.map((f) => requestHeaders.get(f));
+  return { fields, values: fields.map((f, i) => normaliseVaryValue(f, raw[i] ?? null)), raw };
 }
 
 /** Does this request select the stored response? Absent matches only absent (§4.1). */
@@ -50,6 +57,7 @@ export function varyMatches(capture: VaryCapture | null, requestHeaders: HeaderR
     const field = capture.fields[i]!;
     const stored = capture.values[i] ?? null;
     const value = requestHeaders.get(field);
+    if (value !== null && value === capture.raw[i]) continue;
     if (value === null || stored === null) {
       if (value !== stored) return false;
     } else if (!equalsNormalised(value, stored, CASE_INSENSITIVE.has(field))) {

@@ -530,6 +530,7 @@ describe("planStorage: lifetimes are absolute and computed once (§4.2.3)", () =
     expect(meta.vary).toEqual({
       fields: ["accept-encoding", "x-device"],
       values: ["gzip,br", "mobile"],
+      raw: ["GZIP,  br", "mobile"],
     });
   });
 
