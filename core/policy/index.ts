@@ -6,6 +6,7 @@ export * from "./freshness.ts";
 export * from "./hop-by-hop.ts";
 export * from "./invalidate.ts";
 export * from "./options.ts";
+export * from "./status.ts";
 export * from "./storable.ts";
 export * from "./tags.ts";
 export * from "./types.ts";
