@@ -2,8 +2,9 @@
  * Field vocabularies of the config schema: each validates one kind of value and says
  * what is wrong in words an operator can act on.
  */
-import { z } from "zod";
+
 import { globError } from "../rules/glob.ts";
+import { type RefinementCtx, z } from "./zod.ts";
 
 /**
  * Tracking parameters dropped from the key and the forwarded URL by default. They
@@ -159,7 +160,7 @@ export const pathGlob = z
 
 /** Report each duplicate of an array of strings at its own index. */
 export function unique(what: string, normalise: (s: string) => string = (s) => s) {
-  return (values: readonly string[], ctx: z.RefinementCtx) => {
+  return (values: readonly string[], ctx: RefinementCtx) => {
     const seen = new Set<string>();
     values.forEach((v, i) => {
       const k = normalise(v);
@@ -170,7 +171,7 @@ export function unique(what: string, normalise: (s: string) => string = (s) => s
   };
 }
 
-export function strictlyAscending(values: readonly number[], ctx: z.RefinementCtx): void {
+export function strictlyAscending(values: readonly number[], ctx: RefinementCtx): void {
   for (let i = 1; i < values.length; i++) {
     if ((values[i] as number) <= (values[i - 1] as number)) {
       ctx.addIssue({ code: "custom", path: [i], message: "must be strictly ascending" });

@@ -1,5 +1,5 @@
 /** The cache key specification: which parts of a request select a stored response. */
-import { z } from "zod";
+
 import {
   cookieName,
   DEFAULT_TRACKING_PARAMS,
@@ -8,6 +8,7 @@ import {
   patternsOverlap,
   unique,
 } from "./fields.ts";
+import { z } from "./zod.ts";
 
 const QuerySchema = z
   .strictObject({

@@ -1,6 +1,7 @@
 /** TTL rules: when a rule applies (match) and what it does (bypass, ttl, stale windows). */
-import { z } from "zod";
+
 import { httpMethod, mediaRangePattern, pathGlob, seconds, statusMatcher } from "./fields.ts";
+import { z } from "./zod.ts";
 
 const TtlSchema = z
   .strictObject({

@@ -11,7 +11,7 @@
  * query-param patterns, globs) in ./fields.ts; the rule and key sections in
  * ./rule-schema.ts and ./key-schema.ts.
  */
-import { z } from "zod";
+
 import { issuesToConfigError } from "./errors.ts";
 import {
   cookieName,
@@ -25,6 +25,7 @@ import {
 } from "./fields.ts";
 import { KeySchema } from "./key-schema.ts";
 import { RuleSchema } from "./rule-schema.ts";
+import { type input, type output, z } from "./zod.ts";
 
 export { ConfigError, type ConfigIssue } from "./errors.ts";
 export { DEFAULT_TRACKING_PARAMS } from "./fields.ts";
@@ -169,9 +170,9 @@ export const CdnConfigSchema = z
   .describe("Edge CDN configuration.");
 
 /** The validated config, every default applied. */
-export type CdnConfig = z.output<typeof CdnConfigSchema>;
+export type CdnConfig = output<typeof CdnConfigSchema>;
 /** What a user may write: defaulted fields optional. */
-export type CdnConfigInput = z.input<typeof CdnConfigSchema>;
+export type CdnConfigInput = input<typeof CdnConfigSchema>;
 export type OriginConfig = CdnConfig["origins"][number];
 export type RuleConfig = CdnConfig["rules"][number];
 export type KeySpec = CdnConfig["key"];
