@@ -54,6 +54,18 @@ export const headerName = z.string().regex(TOKEN, "must be a header name (RFC 91
 /** Cookie name: a token (RFC 6265 §4.1.1). Case-sensitive. */
 export const cookieName = z.string().regex(TOKEN, "must be a cookie name (RFC 6265 token)");
 
+/**
+ * A cookie name, or "prefix*" for every name starting with prefix: many applications
+ * suffix a hash to their session cookie (WordPress's `wordpress_logged_in_<hash>`).
+ */
+export const cookiePattern = z
+  .string()
+  .regex(/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/, "must be a cookie name (RFC 6265 token)")
+  .refine(
+    (p) => p.indexOf("*") === -1 || (p.indexOf("*") === p.length - 1 && p.length > 1),
+    '"*" is only allowed at the end of a name, as a prefix',
+  );
+
 /** Request method: a token; methods are case-sensitive (RFC 9110 §9.1), so "get" is not GET. */
 export const httpMethod = z
   .string()

@@ -72,6 +72,20 @@ export const RuleSchema = z
   })
   .superRefine((rule, ctx) => {
     const effects = ["ttl", "staleWhileRevalidate", "staleIfError"] as const;
+    const methods = rule.match.methods;
+    if (methods !== undefined && !methods.includes("GET") && !methods.includes("HEAD")) {
+      // Only responses to GET are stored (HEAD is answered from them).
+      for (const k of effects) {
+        if (rule[k] !== undefined) {
+          ctx.addIssue({
+            code: "custom",
+            path: [k],
+            message:
+              "never applies: only responses to GET are stored, and match.methods excludes GET",
+          });
+        }
+      }
+    }
     if (rule.bypass === true) {
       for (const k of effects) {
         if (rule[k] !== undefined) {

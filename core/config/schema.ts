@@ -14,7 +14,7 @@
 
 import { issuesToConfigError } from "./errors.ts";
 import {
-  cookieName,
+  cookiePattern,
   headerName,
   hostPattern,
   originUrl,
@@ -88,6 +88,18 @@ const CacheSchema = z
       .array(headerName)
       .default(["CDN-Cache-Control"])
       .superRefine(unique("header", (s) => s.toLowerCase()))
+      .superRefine((names, ctx) => {
+        names.forEach((n, i) => {
+          if (n.toLowerCase() === "cache-control") {
+            ctx.addIssue({
+              code: "custom",
+              path: [i],
+              message:
+                "Cache-Control is what targeted fields take precedence over (RFC 9213); list only targeted fields",
+            });
+          }
+        });
+      })
       .describe(
         'Targeted cache-control fields this CDN obeys, highest precedence first (RFC 9213). Default ["CDN-Cache-Control"].',
       ),
@@ -161,10 +173,10 @@ export const CdnConfigSchema = z
     key: KeySchema.prefault({}),
     images: ImagesSchema.prefault({}),
     bypassCookies: z
-      .array(cookieName)
+      .array(cookiePattern)
       .default([])
       .describe(
-        "Cookie names whose presence bypasses the cache (e.g. a session cookie). Default [].",
+        'Cookie names whose presence bypasses the cache (a session cookie); "prefix*" matches every name with that prefix. Default [].',
       ),
   })
   .describe("Edge CDN configuration.");

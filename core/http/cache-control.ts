@@ -144,14 +144,13 @@ const FIELD_NAME = /^[!#$%&'*+\-.^_`|~0-9a-z]+$/;
  * unusable list returns undefined so the directive reads as unqualified (conservative).
  */
 function fieldList(raw: string): string[] | undefined {
-  const out: string[] = [];
+  // A Set keeps de-duplication linear: a client can send thousands of names.
+  const out = new Set<string>();
   for (const part of raw.split(",")) {
     const name = part.trim().toLowerCase();
-    if (name !== "" && FIELD_NAME.test(name) && !out.includes(name)) {
-      out.push(name);
-    }
+    if (name !== "" && FIELD_NAME.test(name)) out.add(name);
   }
-  return out.length > 0 ? out : undefined;
+  return out.size > 0 ? [...out] : undefined;
 }
 
 // A directive's id is its index here: the six delta-seconds directives first (they index
@@ -246,7 +245,7 @@ function qualified(
     return;
   }
   const prev = cc[listKey];
-  cc[listKey] = prev === undefined ? fields : [...prev, ...fields.filter((f) => !prev.includes(f))];
+  cc[listKey] = prev === undefined ? fields : [...new Set([...prev, ...fields])];
 }
 
 const isOWS = (c: number) => c === 0x20 || c === 0x09;

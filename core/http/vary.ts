@@ -18,7 +18,7 @@ const FIELD_NAME = /^[!#$%&'*+\-.^_`|~0-9a-z]+$/;
  */
 export function parseVary(value: string | null | undefined): "*" | string[] {
   if (!value) return [];
-  const out: string[] = [];
+  const out = new Set<string>();
   let start = 0;
   while (start <= value.length) {
     let end = value.indexOf(",", start);
@@ -30,9 +30,9 @@ export function parseVary(value: string | null | undefined): "*" | string[] {
     if (a < b) {
       const name = value.slice(a, b).toLowerCase();
       if (name === "*" || !FIELD_NAME.test(name)) return "*";
-      if (!out.includes(name)) out.push(name);
+      out.add(name);
     }
     start = end + 1;
   }
-  return out.sort();
+  return [...out].sort();
 }

@@ -20,8 +20,10 @@ export function readCookies(
   while (start < len && missing > 0) {
     let end = header.indexOf(";", start);
     if (end === -1) end = len;
-    const eq = header.indexOf("=", start);
-    if (eq !== -1 && eq < end) {
+    // Look for "=" only inside this pair, so a header of many ";" stays linear.
+    let eq = start;
+    while (eq < end && header.charCodeAt(eq) !== 0x3d) eq++;
+    if (eq < end) {
       const name = header.slice(start, eq).trim();
       const i = names.indexOf(name);
       if (i !== -1 && values[i] === null) {
@@ -34,8 +36,29 @@ export function readCookies(
   return values;
 }
 
-/** Whether any of `names` is present in the Cookie header (for bypass cookies). */
-export function hasAnyCookie(header: string | null | undefined, names: readonly string[]): boolean {
-  if (header == null || names.length === 0) return false;
-  return readCookies(header, names).some((v) => v !== null);
+/**
+ * Whether any cookie matching `patterns` is present (for bypass cookies): a pattern is a
+ * name, or "prefix*" for every name that starts with prefix.
+ */
+export function hasAnyCookie(
+  header: string | null | undefined,
+  patterns: readonly string[],
+): boolean {
+  if (header == null || header === "" || patterns.length === 0) return false;
+  const len = header.length;
+  let start = 0;
+  while (start < len) {
+    let end = header.indexOf(";", start);
+    if (end === -1) end = len;
+    let eq = start;
+    while (eq < end && header.charCodeAt(eq) !== 0x3d) eq++;
+    if (eq < end) {
+      const name = header.slice(start, eq).trim();
+      for (const p of patterns) {
+        if (p.endsWith("*") ? name.startsWith(p.slice(0, -1)) : name === p) return true;
+      }
+    }
+    start = end + 1;
+  }
+  return false;
 }

@@ -102,14 +102,58 @@ function compileQuery(q: QuerySpec): CompiledQuery {
   return c;
 }
 
-/** A parameter's name as compared with configured names: percent-decoded when possible. */
+/**
+ * A parameter's name as compared with configured names: percent-decoded as UTF-8.
+ * Invalid escapes stay as written and invalid UTF-8 becomes U+FFFD, so this never throws
+ * (decodeURIComponent does, once per bad parameter: a cheap way for a client to burn CPU).
+ */
 function decodedName(name: string): string {
-  if (name.indexOf("%") === -1) return name;
-  try {
-    return decodeURIComponent(name);
-  } catch {
-    return name; // invalid escape or invalid UTF-8: compare as written
+  let pct = name.indexOf("%");
+  if (pct === -1) return name;
+  let ascii = "";
+  let copied = 0;
+  while (pct !== -1) {
+    const hi = hexDigit(name.charCodeAt(pct + 1));
+    const lo = hi === -1 ? -1 : hexDigit(name.charCodeAt(pct + 2));
+    if (lo === -1) {
+      pct = name.indexOf("%", pct + 1);
+      continue;
+    }
+    if (hi >= 8) return decodeUtf8(name); // a multi-byte character: the general path
+    ascii += name.slice(copied, pct) + String.fromCharCode(hi * 16 + lo);
+    copied = pct + 3;
+    pct = name.indexOf("%", copied);
   }
+  return ascii + name.slice(copied);
+}
+
+const utf8Encoder = new TextEncoder();
+const utf8Decoder = new TextDecoder("utf-8", { fatal: false });
+
+function decodeUtf8(name: string): string {
+  const bytes: number[] = [];
+  let i = 0;
+  while (i < name.length) {
+    const hi = name.charCodeAt(i) === 0x25 ? hexDigit(name.charCodeAt(i + 1)) : -1;
+    const lo = hi === -1 ? -1 : hexDigit(name.charCodeAt(i + 2));
+    if (lo !== -1) {
+      bytes.push(hi * 16 + lo);
+      i += 3;
+    } else {
+      let end = name.indexOf("%", i + 1);
+      if (end === -1) end = name.length;
+      for (const b of utf8Encoder.encode(name.slice(i, end))) bytes.push(b);
+      i = end;
+    }
+  }
+  return utf8Decoder.decode(Uint8Array.from(bytes));
+}
+
+function hexDigit(c: number): number {
+  if (c >= 48 && c <= 57) return c - 48;
+  if (c >= 65 && c <= 70) return c - 55;
+  if (c >= 97 && c <= 102) return c - 87;
+  return -1;
 }
 
 function keep(c: CompiledQuery, rawName: string): boolean {

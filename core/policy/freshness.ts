@@ -65,7 +65,9 @@ export function heuristicLifetime(
   responseTime: number,
   options: PolicyOptions,
 ): Lifetime | null {
-  if (!HEURISTICALLY_CACHEABLE.has(status) && !cc.public) return null;
+  // `public` allows a heuristic for any status (§4.2.2), but never for a server error: an
+  // old Last-Modified on a 500 page would otherwise keep the error for up to a day.
+  if (!HEURISTICALLY_CACHEABLE.has(status) && !(cc.public && status < 500)) return null;
   const lastModified = parseHttpDate(headers.get("last-modified"), responseTime);
   if (lastModified === null) return { seconds: 0, source: "heuristic" };
   const date = parseHttpDate(headers.get("date"), responseTime) ?? responseTime;

@@ -1,3 +1,4 @@
+import { formatHttpDate } from "../http/dates.ts";
 import { parseVary } from "../http/vary.ts";
 import { requestDirectives, selectDirectives } from "./directives.ts";
 import type { EntryMeta } from "./entry.ts";
@@ -99,15 +100,16 @@ export function planStorage(input: StorageInput): StoragePlan {
   if (parseVary(headers.get("vary")) === "*") return notStored("vary-star");
 
   const { responseTime, requestTime } = input;
+  const initialAge = correctedInitialAge(headers, requestTime, responseTime);
   const origin =
     explicitLifetime({ cc, targeted }, headers, responseTime) ??
     heuristicLifetime(status, cc, headers, responseTime, options);
-  const lifetime = applyRuleTtl(origin, rule);
+  const lifetime = applyRuleTtl(origin, initialAge, rule);
   if (lifetime === null) return notStored("status");
 
   const noCacheUnqualified = cc.noCache && cc.noCacheFields === undefined;
-  const forbidsStale =
-    cc.mustRevalidate || cc.proxyRevalidate || (noCacheUnqualified && rule?.ttl === undefined);
+  // §4.2.4: the origin's explicit "never stale" wins over every configured window.
+  const forbidsStale = cc.mustRevalidate || cc.proxyRevalidate || noCacheUnqualified;
   const sMaxAge = cc.sMaxAge !== undefined;
   const window = (ruleValue?: number, originValue?: number, fallback = 0): number => {
     if (forbidsStale) return 0;
@@ -120,7 +122,6 @@ export function planStorage(input: StorageInput): StoragePlan {
   );
   const sie = window(rule?.staleIfError, cc.staleIfError, options.defaultStaleIfError);
 
-  const initialAge = correctedInitialAge(headers, requestTime, responseTime);
   const freshUntil = responseTime + (lifetime.seconds - initialAge) * 1000;
   const staleWhileRevalidateUntil = freshUntil + swr * 1000;
   const staleIfErrorUntil = freshUntil + sie * 1000;
@@ -129,6 +130,9 @@ export function planStorage(input: StorageInput): StoragePlan {
   for (const f of cc.privateFields ?? []) drop.add(f);
   for (const f of cc.noCacheFields ?? []) drop.add(f);
   const stored = withoutHopByHop(headers, drop);
+  // RFC 9110 §6.6.1: a cache that stores a response without Date adds one, the time it
+  // received it, so that every later hop computes the same age.
+  if (headers.get("date") === null) stored.push(["date", formatHttpDate(responseTime)]);
   const validator = stored.some(([n]) => n === "etag" || n === "last-modified");
   const usableUntil = Math.max(freshUntil, staleWhileRevalidateUntil, staleIfErrorUntil);
   const deleteAt = usableUntil + (validator ? options.keep * 1000 : 0);
@@ -157,18 +161,31 @@ export function planStorage(input: StorageInput): StoragePlan {
   };
 }
 
-/** `set` replaces the origin's lifetime; `floor`/`cap` clamp it (no origin lifetime counts as 0). */
-function applyRuleTtl(origin: Lifetime | null, rule: RuleEffect | undefined): Lifetime | null {
+/**
+ * A rule's ttl speaks of this cache: how long it serves the response fresh from the
+ * moment it arrives (as a Varnish `beresp.ttl` or a Cloudflare Edge TTL does), so the age
+ * the response already had upstream is added back to give the lifetime. `set` replaces
+ * the origin's freshness; `floor` and `cap` clamp what would remain of it.
+ *
+ * A rule makes a response cacheable that is not by default (a 302, a 503 without cache
+ * headers) only when it names that status in `match.status`: a catch-all `floor` must not
+ * turn a passing origin error into a day of errors.
+ */
+function applyRuleTtl(
+  origin: Lifetime | null,
+  initialAge: number,
+  rule: RuleEffect | undefined,
+): Lifetime | null {
   const ttl = rule?.ttl;
   if (ttl === undefined) return origin;
-  if (ttl.set !== undefined) return { seconds: ttl.set, source: "rule" };
-  // A cap alone never makes an otherwise uncacheable response cacheable.
-  if (origin === null && ttl.floor === undefined) return null;
-  let seconds = origin?.seconds ?? 0;
+  if (origin === null && rule?.match?.status === undefined) return null;
+  if (ttl.set !== undefined) return { seconds: ttl.set + initialAge, source: "rule" };
+  const remaining = Math.max(0, (origin?.seconds ?? 0) - initialAge);
+  let seconds = remaining;
   if (ttl.floor !== undefined) seconds = Math.max(seconds, ttl.floor);
   if (ttl.cap !== undefined) seconds = Math.min(seconds, ttl.cap);
-  if (origin !== null && seconds === origin.seconds) return origin;
-  return { seconds, source: "rule" };
+  if (origin !== null && seconds === remaining) return origin;
+  return { seconds: seconds + initialAge, source: "rule" };
 }
 
 function notStored(reason: NotStoredReason): StoragePlan {

@@ -38,6 +38,8 @@ export function pairsReader(pairs: HeaderPairs): HeaderReader {
 
 /** The part of a TTL rule the policy applies (see core/config for the full rule). */
 export interface RuleEffect {
+  /** Only whether the rule names statuses matters here (see applyRuleTtl). */
+  readonly match?: { readonly status?: readonly unknown[] | undefined } | undefined;
   readonly bypass?: boolean | undefined;
   readonly ttl?:
     | {

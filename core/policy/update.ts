@@ -1,3 +1,4 @@
+import { formatHttpDate } from "../http/dates.ts";
 import { parseETag, strongMatch } from "../http/etag.ts";
 import type { EntryMeta } from "./entry.ts";
 import { withoutHopByHop } from "./hop-by-hop.ts";
@@ -8,7 +9,7 @@ import { type HeaderPairs, type HeaderReader, pairsReader } from "./types.ts";
  * Does a 304 from the origin refer to this stored response (RFC 9111 §4.3.4)?
  * A strong entity tag selects the stored response with the same strong tag; a weak one,
  * the response with the same tag. A 304 carrying only Last-Modified selects a response
- * with the same Last-Modified and no entity tag.
+ * with the same Last-Modified.
  *
  * A 304 with no validator at all: §4.3.4 lets it update only a stored response without
  * validators, because in general a cache cannot tell which stored response it is about.
@@ -30,9 +31,7 @@ export function notModifiedSelects(
     return newTag.tag === oldTag.tag;
   }
   const newModified = response.get("last-modified");
-  if (newModified !== null) {
-    return oldTag === null && stored.get("last-modified") === newModified;
-  }
+  if (newModified !== null) return stored.get("last-modified") === newModified;
   return true;
 }
 
@@ -68,7 +67,13 @@ export function refreshFromNotModified(
     readonly notModified: HeaderSource;
   },
 ): StoragePlan {
-  const headers = mergeNotModified(input.entry.headers, input.notModified);
+  const notModified = withoutHopByHop(input.notModified);
+  // RFC 9110 §6.6.1: a 304 without Date is dated when received; otherwise the stored
+  // Date would survive the merge and the renewed entry would be born stale.
+  if (!notModified.some(([n]) => n === "date")) {
+    notModified.push(["date", formatHttpDate(input.responseTime)]);
+  }
+  const headers = mergeNotModified(input.entry.headers, notModified);
   const source: HeaderSource = Object.assign(pairsReader(headers), {
     [Symbol.iterator]: () => headers[Symbol.iterator](),
   });

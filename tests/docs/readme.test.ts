@@ -3,6 +3,7 @@ import { readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
+import { parseConfig } from "../../core/config/index.ts";
 import { withReference } from "../../scripts/config-reference.ts";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
@@ -14,6 +15,13 @@ const pkg = JSON.parse(readFileSync(resolve(root, "package.json"), "utf8")) as {
 describe("the README stays true", () => {
   it("documents every config field, exactly as the schema defines it (npm run docs:config)", () => {
     expect(withReference(readme)).toBe(readme);
+  });
+
+  it("its example configuration is valid", () => {
+    const start = readme.indexOf("```json", readme.indexOf("## Configuration"));
+    const end = readme.indexOf("```", start + 7);
+    const config = parseConfig(JSON.parse(readme.slice(start + 7, end)));
+    expect(config.rules.map((r) => r.name)).toEqual(["assets", "api", "errors"]);
   });
 
   it("names every npm script", () => {

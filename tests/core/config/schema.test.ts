@@ -718,6 +718,30 @@ describe("a bad field fails with its path in the message (principle 5)", () => {
       "cookie name",
     ],
     ["bypassCookies is an array", { bypassCookies: "session" }, "bypassCookies", "array"],
+    [
+      "a ttl on a rule that only matches POST never applies",
+      { rules: [{ match: { methods: ["POST"] }, ttl: { set: 60 } }] },
+      "rules[0].ttl",
+      "never applies",
+    ],
+    [
+      "Cache-Control is not a targeted field",
+      { cache: { targetedCacheControl: ["CDN-Cache-Control", "cache-control"] } },
+      "cache.targetedCacheControl[1]",
+      "list only targeted fields",
+    ],
+    [
+      "a bypass cookie prefix needs a prefix",
+      { bypassCookies: ["*"] },
+      "bypassCookies[0]",
+      "prefix",
+    ],
+    [
+      "a bypass cookie's * goes at the end",
+      { bypassCookies: ["a*b"] },
+      "bypassCookies[0]",
+      "at the end",
+    ],
     ["unknown top-level key (typo)", { rule: [] }, "rule", "unknown key"],
   ];
 

@@ -366,6 +366,14 @@ describe("readCookies (RFC 6265)", () => {
     expect(hasAnyCookie(null, ["session"])).toBe(false);
     expect(hasAnyCookie("session=", ["session"])).toBe(true);
   });
+
+  it("hasAnyCookie matches a prefix pattern (WordPress suffixes a hash to its cookie)", () => {
+    const wp = ["wordpress_logged_in_*", "wp-postpass_*"];
+    expect(hasAnyCookie("theme=dark; wordpress_logged_in_3f2a=admin%7C17", wp)).toBe(true);
+    expect(hasAnyCookie("wp-postpass_ab=1", wp)).toBe(true);
+    expect(hasAnyCookie("wordpress_test_cookie=WP", wp)).toBe(false);
+    expect(hasAnyCookie(";".repeat(10_000), wp)).toBe(false);
+  });
 });
 
 describe("storageName", () => {

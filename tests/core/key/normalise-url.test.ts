@@ -510,3 +510,23 @@ describe("normaliseUrl properties", () => {
     );
   });
 });
+
+describe("normaliseUrl on hostile query names", () => {
+  const spec = keySpec({ query: { mode: "deny", params: ["café", "debug"] } });
+  it.each([
+    [
+      "invalid escapes are kept as written and never throw",
+      "https://e.com/?%zz=1&%=2&%ff=3",
+      "%=2&%FF=3&%zz=1",
+    ],
+    [
+      "a truncated UTF-8 sequence is kept, not thrown on",
+      "https://e.com/?caf%C3=1&a=2",
+      "a=2&caf%C3=1",
+    ],
+    ["an encoded deny-listed name is dropped", "https://e.com/?caf%C3%A9=1&d%65bug=1&a=2", "a=2"],
+    ["an encoded tracking name is dropped", "https://e.com/?utm%5Fsource=x&a=2", "a=2"],
+  ])("%s", (_, input, query) => {
+    expect(normaliseUrl(input, spec).query).toBe(query);
+  });
+});

@@ -85,6 +85,18 @@ describe("updating a stored response from a 304 (RFC 9111 §4.3.4)", () => {
       true,
     ],
     ["a 304 without validators answers our own conditional request", { etag: '"v1"' }, {}, true],
+    [
+      "a 304 with only the same Last-Modified selects a tagged response",
+      { etag: '"v1"', "last-modified": LM },
+      { "last-modified": LM },
+      true,
+    ],
+    [
+      "a 304 with another Last-Modified does not select",
+      { "last-modified": LM },
+      { "last-modified": "Tue, 02 Dec 2025 10:00:00 GMT" },
+      false,
+    ],
   ])("%s", (_, storedHeaders, notModified, expected) => {
     const entry = stored({ "cache-control": "max-age=60", ...storedHeaders });
     expect(notModifiedSelects(entry, new Headers(notModified))).toBe(expected);
@@ -133,6 +145,20 @@ describe("updating a stored response from a 304 (RFC 9111 §4.3.4)", () => {
     expect(plan.meta.freshUntil).toBe(later + 300 * SECOND);
     expect(plan.meta.status).toBe(200);
     expect(plan.meta.headers).toContainEqual(["cache-control", "max-age=300"]);
+  });
+
+  it("a 304 without Date renews the entry from the time it arrived (RFC 9110 §6.6.1)", () => {
+    const entry = stored({ "cache-control": "max-age=60", etag: '"v1"' });
+    const later = T0 + 600 * SECOND;
+    const plan = refreshFromNotModified({
+      entry,
+      notModified: new Headers({ etag: '"v1"' }),
+      request: request(),
+      requestTime: later,
+      responseTime: later,
+      options: options(),
+    });
+    expect(plan.store && plan.meta.freshUntil).toBe(later + 60 * SECOND);
   });
 
   it("a 304 that now says no-store makes the entry unstorable", () => {

@@ -543,3 +543,89 @@ describe("planStorage: lifetimes are absolute and computed once (§4.2.3)", () =
     expect(meta.tags).toEqual(["a", "b", "c", "d"]);
   });
 });
+
+describe("planStorage: rules speak of this cache, and never cache errors by accident", () => {
+  it("ttl.set counts from arrival: an upstream Age does not shorten it", () => {
+    const meta = stored(
+      { "cache-control": "max-age=300", age: "100" },
+      { rule: { ttl: { set: 60 } } },
+    );
+    expect(meta.freshUntil).toBe(T0 + 60 * SECOND);
+    expect(meta.initialAge).toBe(100);
+  });
+
+  it("ttl.floor raises what remains of the origin's freshness", () => {
+    const meta = stored(
+      { "cache-control": "max-age=100", age: "90" },
+      { rule: { ttl: { floor: 30 } } },
+    );
+    expect(meta.freshUntil).toBe(T0 + 30 * SECOND);
+  });
+
+  it("ttl.cap lowers what remains of the origin's freshness", () => {
+    const meta = stored(
+      { "cache-control": "max-age=1000", age: "100" },
+      { rule: { ttl: { cap: 60 } } },
+    );
+    expect(meta.freshUntil).toBe(T0 + 60 * SECOND);
+  });
+
+  it.each([
+    ["floor", { floor: 86400 }],
+    ["set", { set: 86400 }],
+  ])("a catch-all %s rule does not cache a 503 without cache headers", (_, ttl) => {
+    const plan = planStorage({
+      request: request(),
+      response: response(503, { date: HTTP_T0, etag: '"x"' }),
+      requestTime: T0,
+      responseTime: T0,
+      rule: { ttl },
+      options: options(),
+    });
+    expect(plan).toEqual({ store: false, reason: "status" });
+  });
+
+  it("a rule that names the status may cache it", () => {
+    const meta = stored({}, { status: 302, rule: { match: { status: [302] }, ttl: { set: 30 } } });
+    expect(meta.freshnessLifetime).toBe(30);
+  });
+
+  it("an unqualified no-cache forbids stale serving even when a rule sets the ttl (§5.2.2.4)", () => {
+    const meta = stored(
+      { "cache-control": "no-cache", etag: '"v1"' },
+      {
+        rule: { ttl: { set: 60 }, staleWhileRevalidate: 30, staleIfError: 300 },
+        options: options({ defaultStaleIfError: 600 }),
+      },
+    );
+    expect(meta.freshUntil).toBe(T0 + 60 * SECOND);
+    expect(meta.staleWhileRevalidateUntil).toBe(meta.freshUntil);
+    expect(meta.staleIfErrorUntil).toBe(meta.freshUntil);
+  });
+
+  it("public does not make a 500 heuristically cacheable", () => {
+    const plan = planStorage({
+      request: request(),
+      response: response(500, {
+        date: HTTP_T0,
+        "cache-control": "public",
+        "last-modified": httpDate(T0 - 1e6 * SECOND),
+      }),
+      requestTime: T0,
+      responseTime: T0,
+      options: options(),
+    });
+    expect(plan).toEqual({ store: false, reason: "status" });
+  });
+
+  it("a response without Date is stored with the time it arrived (RFC 9110 §6.6.1)", () => {
+    const plan = planStorage({
+      request: request(),
+      response: response(200, { "cache-control": "max-age=60" }),
+      requestTime: T0,
+      responseTime: T0,
+      options: options(),
+    });
+    expect(plan.store && plan.meta.headers).toContainEqual(["date", HTTP_T0]);
+  });
+});
