@@ -128,7 +128,8 @@ function decodedName(name: string): string {
 }
 
 const utf8Encoder = new TextEncoder();
-const utf8Decoder = new TextDecoder("utf-8", { fatal: false });
+// Not fatal (the default): invalid UTF-8 decodes to U+FFFD instead of throwing.
+const utf8Decoder = new TextDecoder();
 
 function decodeUtf8(name: string): string {
   const bytes: number[] = [];
