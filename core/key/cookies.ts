@@ -7,7 +7,27 @@
  * frameworks read. A pair without "=" has no name a config can list, so it is skipped.
  */
 
-/** One pass over `header`, returning the value of each of `names` (null when absent). */
+/**
+ * Calls `visit(name, valueStart, end)` for each `name=value` pair in order, until it
+ * returns true. One pass, linear in the header: "=" is looked for only inside the pair.
+ */
+function eachCookie(
+  header: string,
+  visit: (name: string, valueStart: number, end: number) => boolean,
+): void {
+  const len = header.length;
+  let start = 0;
+  while (start < len) {
+    let end = header.indexOf(";", start);
+    if (end === -1) end = len;
+    let eq = start;
+    while (eq < end && header.charCodeAt(eq) !== 0x3d) eq++;
+    if (eq < end && visit(header.slice(start, eq).trim(), eq + 1, end)) return;
+    start = end + 1;
+  }
+}
+
+/** The value of each of `names` in `header` (null when absent). */
 export function readCookies(
   header: string | null | undefined,
   names: readonly string[],
@@ -15,24 +35,14 @@ export function readCookies(
   const values: (string | null)[] = names.map(() => null);
   if (header == null || header === "" || names.length === 0) return values;
   let missing = names.length;
-  const len = header.length;
-  let start = 0;
-  while (start < len && missing > 0) {
-    let end = header.indexOf(";", start);
-    if (end === -1) end = len;
-    // Look for "=" only inside this pair, so a header of many ";" stays linear.
-    let eq = start;
-    while (eq < end && header.charCodeAt(eq) !== 0x3d) eq++;
-    if (eq < end) {
-      const name = header.slice(start, eq).trim();
-      const i = names.indexOf(name);
-      if (i !== -1 && values[i] === null) {
-        values[i] = header.slice(eq + 1, end).trim();
-        missing--;
-      }
+  eachCookie(header, (name, valueStart, end) => {
+    const i = names.indexOf(name);
+    if (i !== -1 && values[i] === null) {
+      values[i] = header.slice(valueStart, end).trim();
+      missing--;
     }
-    start = end + 1;
-  }
+    return missing === 0;
+  });
   return values;
 }
 
@@ -45,20 +55,12 @@ export function hasAnyCookie(
   patterns: readonly string[],
 ): boolean {
   if (header == null || header === "" || patterns.length === 0) return false;
-  const len = header.length;
-  let start = 0;
-  while (start < len) {
-    let end = header.indexOf(";", start);
-    if (end === -1) end = len;
-    let eq = start;
-    while (eq < end && header.charCodeAt(eq) !== 0x3d) eq++;
-    if (eq < end) {
-      const name = header.slice(start, eq).trim();
-      for (const p of patterns) {
-        if (p.endsWith("*") ? name.startsWith(p.slice(0, -1)) : name === p) return true;
-      }
+  let found = false;
+  eachCookie(header, (name) => {
+    for (const p of patterns) {
+      if (p.endsWith("*") ? name.startsWith(p.slice(0, -1)) : name === p) found = true;
     }
-    start = end + 1;
-  }
-  return false;
+    return found;
+  });
+  return found;
 }
