@@ -70,7 +70,7 @@ describe("policy invariants (property)", () => {
   it("never stores what a shared cache must not, and never keeps per-connection fields", () => {
     fc.assert(
       fc.property(status, responseHeaders, requestHeaders, (code, rawRes, rawReq) => {
-        const resHeaders = { date: HTTP_T0, ...defined(rawRes) };
+        const resHeaders: Record<string, string> = { date: HTTP_T0, ...defined(rawRes) };
         const reqHeaders = defined(rawReq);
         const plan = planStorage({
           request: request("GET", reqHeaders),
