@@ -5,6 +5,7 @@ import { defineConfig } from "vitest/config";
 // `workers` runs inside workerd (the real Workers runtime) through the vitest workers pool.
 export default defineConfig({
   test: {
+    reporters: ["default", "./tests/helpers/summary-reporter.ts"],
     projects: [
       {
         test: {
