@@ -81,6 +81,19 @@ function decision(i: number): void {
   sink += key.length + d.kind.length;
 }
 
+// The shield can read Node's own header object (IncomingMessage.headers: lowercase keys)
+// instead of building a web Headers: the same decision through that reader.
+const nodeHeaders: Record<string, string> = Object.fromEntries(requestHeaders);
+const nodeReader = { get: (name: string): string | null => nodeHeaders[name] ?? null };
+const nodeRequest = { method: "GET", headers: nodeReader };
+
+function decisionNodeHeaders(i: number): void {
+  const normalised = normaliseUrl(url, config.key);
+  const key = buildCacheKey({ url: normalised, headers: nodeReader }, config.key);
+  const d = decide(nodeRequest, entry, T0 + 1000 + (i & 1023), options);
+  sink += key.length + d.kind.length;
+}
+
 function baseline(): void {
   const headers = new Headers(requestHeaders);
   sink += headers.has("host") ? 1 : 0;
@@ -104,33 +117,36 @@ function median(xs: number[]): number {
 
 // Warm up both paths so the JIT has compiled them before anything is measured.
 measure(decision, 1000);
+measure(decisionNodeHeaders, 1000);
 measure(baseline, 1000);
 
 const rounds = 5;
 const decisions: number[] = [];
+const nodeDecisions: number[] = [];
 const copies: number[] = [];
 for (let r = 0; r < rounds; r++) {
-  // Interleave so that machine noise hits both alike.
+  // Interleave so that machine noise hits all alike.
   decisions.push(measure(decision, 800));
+  nodeDecisions.push(measure(decisionNodeHeaders, 800));
   copies.push(measure(baseline, 800));
 }
 
 const d = median(decisions);
+const n = median(nodeDecisions);
 const b = median(copies);
-const fmt = (n: number): string => Math.round(n).toLocaleString("en-US").padStart(12);
+const fmt = (x: number): string => Math.round(x).toLocaleString("en-US").padStart(12);
+const row = (what: string, x: number): string =>
+  `| ${what.padEnd(52)} |${fmt(x)} | ${(1e6 / x).toFixed(2).padStart(6)} |`;
 console.log(
   `core decision benchmark (median of ${rounds} rounds, one core, Node ${process.version})`,
 );
 console.log("");
-console.log("| what                                             |      ops/s |  µs/op |");
-console.log("|--------------------------------------------------|------------|--------|");
-console.log(
-  `| baseline: new Headers() copy of request headers  |${fmt(b)} | ${(1e6 / b).toFixed(2).padStart(6)} |`,
-);
-console.log(
-  `| decision: parse + normalise + key + decide       |${fmt(d)} | ${(1e6 / d).toFixed(2).padStart(6)} |`,
-);
+console.log(`| ${"what".padEnd(52)} |      ops/s |  µs/op |`);
+console.log(`|${"-".repeat(54)}|------------|--------|`);
+console.log(row("baseline: new Headers() copy of the request headers", b));
+console.log(row("decision: parse + normalise + key + decide", d));
+console.log(row("same, reading Node's IncomingMessage-style headers", n));
 console.log("");
-console.log(`a decision costs ${(b / d).toFixed(2)}× a bare header copy`);
-console.log(`target ≥ 500,000 decisions/s: ${d >= 500_000 ? "met" : "NOT met"}`);
+console.log(`a decision costs ${(d === 0 ? 0 : b / d).toFixed(2)}× a bare header copy`);
+console.log(`target ≥ 500,000 decisions/s: ${d >= 500_000 ? "met" : "NOT met"} (web Headers)`);
 if (sink === -1) console.log("");
