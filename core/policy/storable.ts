@@ -153,7 +153,7 @@ export function planStorage(input: StorageInput): StoragePlan {
       staleWhileRevalidateUntil,
       staleIfErrorUntil,
       deleteAt,
-      staleForbidden: forbidsStale || sMaxAge || noCacheUnqualified,
+      staleForbidden: forbidsStale || sMaxAge,
       vary: vary === "*" ? null : vary,
       shareableWithAuthorization,
       tags: responseTags(headers),
