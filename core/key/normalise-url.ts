@@ -28,7 +28,7 @@
  * - No length limit: callers bound request line size; this code is linear in the input.
  */
 import type { KeySpec } from "../config/schema.ts";
-import { normalisePercentEncoding } from "./percent-encoding.ts";
+import { hexValue, normalisePercentEncoding } from "./percent-encoding.ts";
 import { splitSerialisedUrl, type UrlParts } from "./split-url.ts";
 
 export interface NormalisedUrl {
@@ -113,8 +113,8 @@ function decodedName(name: string): string {
   let ascii = "";
   let copied = 0;
   while (pct !== -1) {
-    const hi = hexDigit(name.charCodeAt(pct + 1));
-    const lo = hi === -1 ? -1 : hexDigit(name.charCodeAt(pct + 2));
+    const hi = hexValue(name.charCodeAt(pct + 1));
+    const lo = hi === -1 ? -1 : hexValue(name.charCodeAt(pct + 2));
     if (lo === -1) {
       pct = name.indexOf("%", pct + 1);
       continue;
@@ -135,8 +135,8 @@ function decodeUtf8(name: string): string {
   const bytes: number[] = [];
   let i = 0;
   while (i < name.length) {
-    const hi = name.charCodeAt(i) === 0x25 ? hexDigit(name.charCodeAt(i + 1)) : -1;
-    const lo = hi === -1 ? -1 : hexDigit(name.charCodeAt(i + 2));
+    const hi = name.charCodeAt(i) === 0x25 ? hexValue(name.charCodeAt(i + 1)) : -1;
+    const lo = hi === -1 ? -1 : hexValue(name.charCodeAt(i + 2));
     if (lo !== -1) {
       bytes.push(hi * 16 + lo);
       i += 3;
@@ -148,13 +148,6 @@ function decodeUtf8(name: string): string {
     }
   }
   return utf8Decoder.decode(Uint8Array.from(bytes));
-}
-
-function hexDigit(c: number): number {
-  if (c >= 48 && c <= 57) return c - 48;
-  if (c >= 65 && c <= 70) return c - 55;
-  if (c >= 97 && c <= 102) return c - 87;
-  return -1;
 }
 
 function keep(c: CompiledQuery, rawName: string): boolean {

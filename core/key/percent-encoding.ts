@@ -17,7 +17,7 @@
  */
 
 /** Value of one hex digit's char code, or -1. */
-function hexValue(c: number): number {
+export function hexValue(c: number): number {
   if (c >= 48 && c <= 57) return c - 48; // 0-9
   if (c >= 65 && c <= 70) return c - 55; // A-F
   if (c >= 97 && c <= 102) return c - 87; // a-f

@@ -1,3 +1,5 @@
+import { hexValue } from "./percent-encoding.ts";
+
 /**
  * A fast path around `new URL()` for the URLs a cache sees on every request: the
  * runtime's own `Request.url`, already serialised by the WHATWG URL parser. When the
@@ -30,13 +32,9 @@ const SERIALISED =
 /** Every "%" starts a valid escape (the parser leaves a stray "%" alone; we let it decide). */
 function escapesValid(s: string): boolean {
   for (let i = s.indexOf("%"); i !== -1; i = s.indexOf("%", i + 1)) {
-    if (!(isHex(s.charCodeAt(i + 1)) && isHex(s.charCodeAt(i + 2)))) return false;
+    if (hexValue(s.charCodeAt(i + 1)) === -1 || hexValue(s.charCodeAt(i + 2)) === -1) return false;
   }
   return true;
-}
-
-function isHex(c: number): boolean {
-  return (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x46) || (c >= 0x61 && c <= 0x66);
 }
 
 /** Returns the parts when `s` is already a serialised http(s) URL, else null. */

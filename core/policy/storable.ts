@@ -1,7 +1,7 @@
 import { formatHttpDate } from "../http/dates.ts";
 import { parseVary } from "../http/vary.ts";
 import { requestDirectives, selectDirectives } from "./directives.ts";
-import type { EntryMeta } from "./entry.ts";
+import { type EntryMeta, hasValidator } from "./entry.ts";
 import {
   correctedInitialAge,
   explicitLifetime,
@@ -133,9 +133,8 @@ export function planStorage(input: StorageInput): StoragePlan {
   // RFC 9110 §6.6.1: a cache that stores a response without Date adds one, the time it
   // received it, so that every later hop computes the same age.
   if (headers.get("date") === null) stored.push(["date", formatHttpDate(responseTime)]);
-  const validator = stored.some(([n]) => n === "etag" || n === "last-modified");
   const usableUntil = Math.max(freshUntil, staleWhileRevalidateUntil, staleIfErrorUntil);
-  const deleteAt = usableUntil + (validator ? options.keep * 1000 : 0);
+  const deleteAt = usableUntil + (hasValidator({ headers: stored }) ? options.keep * 1000 : 0);
   if (deleteAt <= responseTime) return notStored("stale-on-arrival");
 
   const vary = captureVary(headers, request.headers);

@@ -67,13 +67,15 @@ export function refreshFromNotModified(
     readonly notModified: HeaderSource;
   },
 ): StoragePlan {
-  const notModified = withoutHopByHop(input.notModified);
+  let headers = mergeNotModified(input.entry.headers, input.notModified);
   // RFC 9110 §6.6.1: a 304 without Date is dated when received; otherwise the stored
   // Date would survive the merge and the renewed entry would be born stale.
-  if (!notModified.some(([n]) => n === "date")) {
-    notModified.push(["date", formatHttpDate(input.responseTime)]);
+  if (input.notModified.get("date") === null) {
+    headers = [
+      ...headers.filter(([n]) => n !== "date"),
+      ["date", formatHttpDate(input.responseTime)],
+    ];
   }
-  const headers = mergeNotModified(input.entry.headers, notModified);
   const source: HeaderSource = Object.assign(pairsReader(headers), {
     [Symbol.iterator]: () => headers[Symbol.iterator](),
   });
