@@ -103,6 +103,7 @@ export const hostPattern = z
   .string()
   .transform((s) => s.toLowerCase())
   .superRefine((h, ctx) => {
+    if (h === "*") return; // every host: a default origin
     const name = h.startsWith("*.") ? h.slice(2) : h;
     const ok = name.length <= 253 && (HOSTNAME.test(name) || (name === h && IPV6.test(name)));
     if (!ok) {

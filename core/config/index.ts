@@ -5,10 +5,12 @@ export {
   ConfigError,
   type ConfigIssue,
   DEFAULT_TRACKING_PARAMS,
+  type EdgeConfig,
   type ImagesConfig,
   type KeySpec,
   type OriginConfig,
   parseConfig,
   parseConfigJson,
   type RuleConfig,
+  type ShieldConfig,
 } from "./schema.ts";

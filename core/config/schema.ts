@@ -12,6 +12,7 @@
  * ./rule-schema.ts and ./key-schema.ts.
  */
 
+import { EdgeSchema } from "./edge-schema.ts";
 import { issuesToConfigError } from "./errors.ts";
 import {
   cookiePattern,
@@ -25,6 +26,7 @@ import {
 } from "./fields.ts";
 import { KeySchema } from "./key-schema.ts";
 import { RuleSchema } from "./rule-schema.ts";
+import { ShieldSchema } from "./shield-schema.ts";
 import { type input, type output, z } from "./zod.ts";
 
 export { ConfigError, type ConfigIssue } from "./errors.ts";
@@ -40,7 +42,7 @@ const OriginSchema = z
       .array(hostPattern)
       .min(1, "must list at least one host")
       .describe(
-        'Request hostnames served by this origin, lowercased; "*.example.com" matches any subdomain (not example.com itself).',
+        'Request hostnames served by this origin, lowercased; "*.example.com" matches any subdomain (not example.com itself); "*" alone matches any host no other origin names.',
       ),
     pathPrefix: z
       .string()
@@ -172,6 +174,8 @@ export const CdnConfigSchema = z
     rules: z.array(RuleSchema).default([]).describe("TTL rules, first match wins. Default []."),
     key: KeySchema.prefault({}),
     images: ImagesSchema.prefault({}),
+    shield: ShieldSchema.prefault({}),
+    edge: EdgeSchema.prefault({}),
     bypassCookies: z
       .array(cookiePattern)
       .default([])
@@ -189,6 +193,8 @@ export type OriginConfig = CdnConfig["origins"][number];
 export type RuleConfig = CdnConfig["rules"][number];
 export type KeySpec = CdnConfig["key"];
 export type ImagesConfig = CdnConfig["images"];
+export type EdgeConfig = CdnConfig["edge"];
+export type ShieldConfig = CdnConfig["shield"];
 
 /** Validate a config object; throws ConfigError naming every bad field by path. */
 export function parseConfig(input: unknown, source?: string): CdnConfig {

@@ -1,0 +1,55 @@
+/**
+ * Purge by URL, tag (Surrogate-Key / Cache-Tag) or URL prefix. Hard purge deletes; soft
+ * purge marks stale (as Fastly's soft purge does), so the next request revalidates while
+ * stale-while-revalidate and stale-if-error still protect the origin.
+ */
+
+import { z } from "zod";
+import { normaliseUrl } from "../../core/key/index.ts";
+import type { ShieldContext } from "../context.ts";
+import { toStoredObject } from "../store/object.ts";
+
+const absoluteUrl = z
+  .string()
+  .max(8192, "must be at most 8192 characters")
+  .refine((s) => /^https?:\/\//i.test(s) && URL.canParse(s), "must be an absolute http(s) URL");
+
+export const PurgeSchema = z
+  .strictObject({
+    urls: z.array(absoluteUrl).max(10_000).optional(),
+    tags: z.array(z.string().min(1).max(1024)).max(10_000).optional(),
+    prefixes: z.array(absoluteUrl).max(1_000).optional(),
+    soft: z.boolean().default(false),
+  })
+  .refine((p) => (p.urls?.length ?? 0) + (p.tags?.length ?? 0) + (p.prefixes?.length ?? 0) > 0, {
+    message: "name at least one of urls, tags, prefixes",
+  });
+
+export type PurgeRequest = z.output<typeof PurgeSchema>;
+
+/** Apply a purge; returns how many stored responses it touched. */
+export function purge(ctx: ShieldContext, p: PurgeRequest): number {
+  const keys = new Set<string>();
+  const spec = ctx.config.key;
+  for (const u of p.urls ?? [])
+    for (const k of ctx.store.keysForUrl(normaliseUrl(u, spec).url)) keys.add(k);
+  for (const t of p.tags ?? []) for (const k of ctx.store.keysForTag(t)) keys.add(k);
+  for (const prefix of p.prefixes ?? []) {
+    for (const k of ctx.store.keysForPrefix(normaliseUrl(prefix, spec).url)) keys.add(k);
+  }
+  const now = ctx.now();
+  let n = 0;
+  for (const key of keys) {
+    const obj = ctx.store.peek(key);
+    if (obj === undefined) continue;
+    n++;
+    if (!p.soft) {
+      ctx.store.delete(key);
+      continue;
+    }
+    // Freshness ends now; the stale windows keep their absolute ends.
+    const meta = { ...obj.meta, freshUntil: Math.min(obj.meta.freshUntil, now) };
+    ctx.store.replace(key, toStoredObject(meta, obj.body, obj.url, obj.primary));
+  }
+  return n;
+}

@@ -1,0 +1,64 @@
+/**
+ * Admin endpoints under /__shield/ (DESIGN contracts): health, Prometheus metrics, and
+ * purge behind a bearer token. Without a configured token purge is disabled, not open.
+ */
+import { timingSafeEqual } from "node:crypto";
+import type { Hono } from "hono";
+import type { ShieldContext } from "../context.ts";
+import { PurgeSchema, purge } from "./purge.ts";
+
+export function adminRoutes(app: Hono, ctx: ShieldContext, purgeToken: string | undefined): void {
+  app.get("/__shield/health", (c) =>
+    c.json({
+      status: "ok",
+      name: ctx.name,
+      origins: ctx.config.origins.map((o) => o.name),
+      memory: { bytes: ctx.store.bytes, entries: ctx.store.entries, maxBytes: ctx.store.maxBytes },
+      inFlight: ctx.flights.size,
+    }),
+  );
+
+  app.get("/__shield/metrics", async (c) => {
+    const text = await ctx.metrics.registry.metrics();
+    return c.body(text, 200, { "content-type": ctx.metrics.registry.contentType });
+  });
+
+  app.post("/__shield/purge", async (c) => {
+    if (purgeToken === undefined) {
+      return c.json({ error: "purge_disabled", message: "no purge token is configured" }, 403);
+    }
+    const given = /^Bearer\s+(.+)$/i.exec(c.req.header("authorization") ?? "")?.[1] ?? "";
+    if (!sameSecret(given, purgeToken)) {
+      return c.json({ error: "unauthorized", message: "a valid bearer token is required" }, 401, {
+        "www-authenticate": 'Bearer realm="shield"',
+      });
+    }
+    let body: unknown;
+    try {
+      body = await c.req.json();
+    } catch {
+      return c.json({ error: "bad_json", message: "the body must be JSON" }, 400);
+    }
+    const parsed = PurgeSchema.safeParse(body);
+    if (!parsed.success) {
+      const issues = parsed.error.issues.map((i) => ({
+        path: i.path.join("."),
+        message: i.message,
+      }));
+      return c.json({ error: "bad_purge", message: "invalid purge request", issues }, 400);
+    }
+    const purged = purge(ctx, parsed.data);
+    ctx.log.info({ purge: parsed.data, purged }, "purge");
+    return c.json({ purged, soft: parsed.data.soft });
+  });
+
+  app.all("/__shield/*", (c) =>
+    c.json({ error: "not_found", message: "no such admin endpoint" }, 404),
+  );
+}
+
+function sameSecret(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}

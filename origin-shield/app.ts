@@ -1,0 +1,68 @@
+/**
+ * The app factory: a shield that does not listen. Tests call `shield.app.request()` (the
+ * Hono app serves admin routes and, behind them, the proxy); `main.ts` serves
+ * `shield.listener` on a socket.
+ */
+import { getRequestListener } from "@hono/node-server";
+import { Hono } from "hono";
+import type { Logger } from "pino";
+import type { CdnConfig } from "../core/config/index.ts";
+import { adminRoutes } from "./admin/routes.ts";
+import { buildContext, type ShieldContext } from "./context.ts";
+import { createLogger } from "./observe/log.ts";
+import { ShieldMetrics } from "./observe/metrics.ts";
+import { MemoryTier } from "./store/memory.ts";
+import { type NodeListener, nodeListener } from "./transport/node.ts";
+import { handleWeb } from "./transport/web.ts";
+
+export interface ShieldOptions {
+  readonly config: CdnConfig;
+  /** The clock (ms since the epoch); tests move it. Default Date.now. */
+  readonly now?: (() => number) | undefined;
+  readonly logger?: Logger | undefined;
+}
+
+export interface Shield {
+  readonly app: Hono;
+  /** For node:http `createServer`: proxy traffic on the fast path, admin through Hono. */
+  readonly listener: NodeListener;
+  readonly context: ShieldContext;
+  /** Resolves when no origin fetch or background revalidation is running. */
+  drain(): Promise<void>;
+  /** Close the origin connection pools. */
+  close(): Promise<void>;
+}
+
+type NodeBindings = { incoming?: { socket?: { remoteAddress?: string } } };
+
+export function createShield(options: ShieldOptions): Shield {
+  const { config } = options;
+  const log = options.logger ?? createLogger("silent", config.shield.name);
+  let metrics: ShieldMetrics | undefined;
+  const store = new MemoryTier({
+    maxBytes: config.shield.memory.maxBytes,
+    maxObjectBytes: config.shield.memory.maxObjectBytes,
+    onEvict: () => metrics?.evictions.labels("memory").inc(),
+  });
+  metrics = new ShieldMetrics(() => ({ bytes: store.bytes, entries: store.entries }));
+  const ctx = buildContext(config, { store, metrics, log, now: options.now ?? Date.now });
+
+  const app = new Hono<{ Bindings: NodeBindings }>();
+  adminRoutes(app as unknown as Hono, ctx, config.shield.purgeToken);
+  app.all("*", (c) => handleWeb(ctx, c.req.raw, c.env?.incoming?.socket?.remoteAddress));
+
+  const listener = nodeListener(ctx, getRequestListener(app.fetch));
+  return {
+    app: app as unknown as Hono,
+    listener,
+    context: ctx,
+    async drain() {
+      for (;;) {
+        const pending = [...[...ctx.flights.values()].map((f) => f.done), ...ctx.background];
+        if (pending.length === 0) return;
+        await Promise.allSettled(pending);
+      }
+    },
+    close: () => ctx.origin.close(),
+  };
+}

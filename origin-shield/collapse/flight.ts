@@ -1,0 +1,273 @@
+/**
+ * One origin fetch and everyone waiting on it (Varnish's busy object). The fill runs on
+ * its own, detached from any client: a leader that disconnects cancels nothing, and a
+ * storable response is completed and stored even when every client has gone.
+ *
+ * The head is a promise that never rejects: waiters switch on its `kind`.
+ */
+import type { HeaderPairs, RequestLike, StoragePlan } from "../../core/policy/index.ts";
+import {
+  isNotModified,
+  notModifiedSelects,
+  planStorage,
+  refreshFromNotModified,
+} from "../../core/policy/index.ts";
+import { matchResponseRule } from "../../core/rules/index.ts";
+import type { ShieldContext } from "../context.ts";
+import { pairsSource } from "../http/headers.ts";
+import { classify, OriginError } from "../origin/client.ts";
+import type { StoredObject } from "../store/memory.ts";
+import { toStoredObject } from "../store/object.ts";
+import { BodyBuffer } from "./body-buffer.ts";
+
+export type FlightHead =
+  | {
+      readonly kind: "response";
+      readonly status: number;
+      readonly headers: HeaderPairs;
+      readonly plan: StoragePlan;
+      /** Whether the body is being stored (false: not storable, or too large). */
+      readonly storing: boolean;
+      /** Why it is not stored, for Cache-Status `detail`. */
+      readonly detail: string | undefined;
+    }
+  | { readonly kind: "refreshed"; readonly obj: StoredObject; readonly stored: boolean }
+  | { readonly kind: "error"; readonly error: OriginError };
+
+export interface Flight {
+  readonly key: string;
+  readonly head: Promise<FlightHead>;
+  readonly body: BodyBuffer;
+  /** Requests that joined after the first. */
+  followers: number;
+  /** Others may still join (false once the body is not being kept from byte 0). */
+  joinable: boolean;
+  /** The fill itself, for shutdown draining. */
+  done: Promise<void>;
+}
+
+export interface FillJob {
+  readonly primary: string;
+  /** Normalised URL (for the store's indexes). */
+  readonly url: string;
+  readonly forwardUrl: string;
+  readonly originName: string;
+  /** Flat forward headers (origin/forward.ts), including any conditional. */
+  readonly headers: string[];
+  /** The request that the response will be stored for (its Vary values select it). */
+  readonly request: RequestLike;
+  readonly path: string;
+  /** The stale entry being revalidated, when the fill is conditional. */
+  readonly revalidating?: StoredObject | undefined;
+  /** Register in the collapsing table (false: a private fetch for one request). */
+  readonly shared: boolean;
+}
+
+/** Start a fill. With `shared`, concurrent requests for the key can join it. */
+export function startFlight(ctx: ShieldContext, job: FillJob): Flight {
+  let resolveHead!: (h: FlightHead) => void;
+  const head = new Promise<FlightHead>((r) => {
+    resolveHead = r;
+  });
+  const flight: Flight = {
+    key: job.primary,
+    head,
+    body: new BodyBuffer(),
+    followers: 0,
+    joinable: job.shared,
+    done: Promise.resolve(),
+  };
+  if (job.shared) ctx.flights.set(job.primary, flight);
+  flight.done = runFill(ctx, flight, job, resolveHead).finally(() => leave(ctx, flight));
+  return flight;
+}
+
+/** Stop new requests from joining (they start a fill of their own). */
+function leave(ctx: ShieldContext, flight: Flight): void {
+  flight.joinable = false;
+  if (ctx.flights.get(flight.key) === flight) ctx.flights.delete(flight.key);
+}
+
+async function runFill(
+  ctx: ShieldContext,
+  flight: Flight,
+  job: FillJob,
+  resolveHead: (h: FlightHead) => void,
+): Promise<void> {
+  const { metrics, now } = ctx;
+  const requestTime = now();
+  const kind = job.revalidating === undefined ? "fill" : "revalidate";
+  metrics.originRequests.labels(job.originName, kind).inc();
+  const stop = new AbortController();
+  let res: Awaited<ReturnType<typeof ctx.origin.request>>;
+  const t0 = performance.now();
+  try {
+    res = await ctx.origin.request({
+      url: job.forwardUrl,
+      method: "GET",
+      headers: job.headers,
+      signal: stop.signal,
+    });
+  } catch (err) {
+    const error = classify(err);
+    metrics.originErrors.labels(error.kind).inc();
+    leave(ctx, flight);
+    resolveHead({ kind: "error", error });
+    flight.body.fail(error);
+    return;
+  }
+  metrics.originLatency.labels(job.originName).observe((performance.now() - t0) / 1000);
+  const responseTime = now();
+  const headers = pairsSource(res.headers);
+
+  // RFC 9111 §4.3.3/§4.3.4: a 304 to our own conditional request freshens the entry.
+  if (job.revalidating !== undefined && res.status === 304) {
+    res.dispose();
+    const entry = job.revalidating;
+    if (notModifiedSelects(entry.meta, headers)) {
+      const plan = refreshFromNotModified({
+        entry: entry.meta,
+        notModified: headers,
+        request: job.request,
+        requestTime,
+        responseTime,
+        rule: ruleFor(
+          ctx,
+          job,
+          entry.meta.status,
+          pairsSource(entry.meta.headers).get("content-type"),
+        ),
+        options: ctx.options,
+      });
+      const obj = plan.store
+        ? toStoredObject(plan.meta, entry.body, entry.url, entry.primary)
+        : entry;
+      const key = ctx.store.keyOf(entry, job.request.headers);
+      if (plan.store) ctx.store.replace(key, obj);
+      else ctx.store.delete(key);
+      leave(ctx, flight);
+      resolveHead({ kind: "refreshed", obj, stored: plan.store });
+      flight.body.end();
+      return;
+    }
+    // A 304 about another representation: fetch the whole response instead.
+    const retry = { ...job, revalidating: undefined, headers: withoutConditionals(job.headers) };
+    return runFill(ctx, flight, retry, resolveHead);
+  }
+
+  const plan = planStorage({
+    request: job.request,
+    response: { status: res.status, headers },
+    requestTime,
+    responseTime,
+    rule: ruleFor(ctx, job, res.status, headers.get("content-type")),
+    options: ctx.options,
+  });
+  const limit = ctx.store.maxObjectBytes;
+  const declared = contentLength(headers.get("content-length"));
+  let storing = plan.store;
+  let detail: string | undefined = plan.store ? undefined : plan.reason;
+  if (storing && declared !== null && declared > limit) {
+    storing = false;
+    detail = "too-large";
+  }
+  if (plan.store) ctx.uncacheable.delete(job.primary);
+  else if (res.status < 500) {
+    // Varnish's hit-for-miss: later requests skip the queue and fetch on their own.
+    ctx.uncacheable.set(
+      job.primary,
+      responseTime + ctx.config.shield.collapse.uncacheableTtl * 1000,
+    );
+  }
+  if (!storing) {
+    leave(ctx, flight);
+    flight.body.release();
+  }
+  resolveHead({
+    kind: "response",
+    status: res.status,
+    headers: res.headers,
+    plan,
+    storing,
+    detail,
+  });
+
+  // Only a storing fill, or one with a reader, has a reason to read the body.
+  const maxBody = ctx.config.shield.origin.maxBodyBytes;
+  let bytes = 0;
+  try {
+    for await (const chunk of res.body) {
+      bytes += chunk.length;
+      if (bytes > maxBody) throw new OriginError("too-large", `origin body over ${maxBody} bytes`);
+      if (storing && bytes > limit) {
+        storing = false;
+        leave(ctx, flight);
+        flight.body.release();
+      }
+      flight.body.push(chunk);
+      if (!storing && flight.body.readers === 0) {
+        res.dispose();
+        flight.body.fail(new OriginError("aborted", "no reader left"));
+        return;
+      }
+      const wait = flight.body.writable();
+      if (wait !== null) await wait;
+    }
+    if (declared !== null && bytes !== declared) {
+      throw new OriginError("reset", `origin body ended at ${bytes} of ${declared} bytes`);
+    }
+  } catch (err) {
+    const error = classify(err);
+    metrics.originErrors.labels(error.kind).inc();
+    res.dispose();
+    stop.abort();
+    // An aborted body is never stored (DESIGN principle 1); readers see the failure.
+    flight.body.fail(error);
+    return;
+  }
+  if (storing && plan.store) {
+    const chunks = flight.body.chunks();
+    if (chunks !== null) {
+      const body = concatExact(chunks, bytes);
+      ctx.store.store(toStoredObject(plan.meta, body, job.url, job.primary), job.request.headers);
+    }
+  }
+  flight.body.end();
+}
+
+function ruleFor(ctx: ShieldContext, job: FillJob, status: number, contentType: string | null) {
+  return matchResponseRule(ctx.rules, { method: "GET", path: job.path, status, contentType })?.rule;
+}
+
+function withoutConditionals(flat: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < flat.length; i += 2) {
+    const name = flat[i] as string;
+    if (name === "if-none-match" || name === "if-modified-since") continue;
+    out.push(name, flat[i + 1] as string);
+  }
+  return out;
+}
+
+function contentLength(v: string | null): number | null {
+  if (v === null || !/^\d{1,15}$/.test(v.trim())) return null;
+  return Number(v.trim());
+}
+
+/**
+ * One buffer of exactly the body's size. Chunks from a socket are views into larger
+ * read buffers (up to 64 KiB): storing them would keep those alive, so a 1 KiB object
+ * could pin 64 KiB. allocUnsafeSlow never hands out a slice of Node's shared pool.
+ */
+function concatExact(chunks: readonly Buffer[], total: number): Buffer {
+  const out = Buffer.allocUnsafeSlow(total);
+  let at = 0;
+  for (const c of chunks) {
+    c.copy(out, at);
+    at += c.length;
+  }
+  return out;
+}
+
+/** Re-exported for the handler: a conditional client request answered from a new response. */
+export { isNotModified };

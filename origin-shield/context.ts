@@ -1,0 +1,52 @@
+/**
+ * Everything one shield node holds, built once from the validated config and passed to
+ * the request handling code. The clock is here so tests can move time (house style:
+ * read it once per request and pass it down).
+ */
+import type { Logger } from "pino";
+import type { CdnConfig } from "../core/config/index.ts";
+import type { PolicyOptions } from "../core/policy/index.ts";
+import { policyOptions } from "../core/policy/index.ts";
+import { type CompiledRules, compileRules } from "../core/rules/index.ts";
+import type { Flight } from "./collapse/flight.ts";
+import type { ShieldMetrics } from "./observe/metrics.ts";
+import { OriginClient } from "./origin/client.ts";
+import { Router } from "./routing.ts";
+import type { MemoryTier } from "./store/memory.ts";
+
+export interface ShieldContext {
+  readonly config: CdnConfig;
+  readonly name: string;
+  readonly options: PolicyOptions;
+  readonly rules: CompiledRules;
+  readonly router: Router;
+  readonly store: MemoryTier;
+  readonly origin: OriginClient;
+  readonly metrics: ShieldMetrics;
+  readonly log: Logger;
+  readonly now: () => number;
+  /** In-flight origin fetches by primary key: the collapsing table. */
+  readonly flights: Map<string, Flight>;
+  /** Keys whose last response could not be shared, until when (ms): hit-for-miss. */
+  readonly uncacheable: Map<string, number>;
+  /** Background work (revalidations) still running; drained on shutdown. */
+  readonly background: Set<Promise<unknown>>;
+}
+
+export function buildContext(
+  config: CdnConfig,
+  parts: { store: MemoryTier; metrics: ShieldMetrics; log: Logger; now: () => number },
+): ShieldContext {
+  return {
+    config,
+    name: config.shield.name,
+    options: policyOptions(config.cache),
+    rules: compileRules(config.rules),
+    router: new Router(config.origins),
+    origin: new OriginClient(config.shield.origin),
+    flights: new Map(),
+    uncacheable: new Map(),
+    background: new Set(),
+    ...parts,
+  };
+}

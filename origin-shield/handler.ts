@@ -1,0 +1,244 @@
+/**
+ * The shield's request handling, transport-neutral: (request) → response data. Hits
+ * return synchronously (no promise on the hot path); everything that reaches an origin
+ * is asynchronous.
+ *
+ *   route → key → lookup → decide (core/policy) →
+ *     fresh: hit · stale-while-revalidate: hit + one background revalidation ·
+ *     revalidate / miss: join or start the key's flight (collapse) · method: pass
+ */
+import { hasAnyCookie } from "../core/key/cookies.ts";
+import { buildCacheKey, type NormalisedUrl, normaliseUrl } from "../core/key/index.ts";
+import type { Decision, HeaderReader } from "../core/policy/index.ts";
+import {
+  decide,
+  forwardReason,
+  hitMember,
+  isSafeMethod,
+  revalidationHeaders,
+} from "../core/policy/index.ts";
+import { matchRequestRule } from "../core/rules/index.ts";
+import { type FillJob, type Flight, startFlight } from "./collapse/flight.ts";
+import type { ShieldContext } from "./context.ts";
+import { type NodeHeaders, nodeHeaderReader } from "./http/headers.ts";
+import { forwardHeaders } from "./origin/forward.ts";
+import { invalidate, pass } from "./pass.ts";
+import { errorResponse, fromStored, type ShieldResponse } from "./respond.ts";
+import { parseAuthority, type Route } from "./routing.ts";
+import type { StoredObject } from "./store/memory.ts";
+import { awaitFlight, type FetchContext } from "./wait.ts";
+
+export interface ShieldRequest {
+  readonly method: string;
+  /** The request-target as received: origin-form "/p?q" or absolute-form "http://h/p". */
+  readonly target: string;
+  readonly headers: NodeHeaders;
+  readonly remoteAddress: string | undefined;
+  /** The client reached us over TLS. */
+  readonly secure: boolean;
+  /** The request body, for methods that carry one. */
+  readonly body: AsyncIterable<Uint8Array> | null;
+}
+
+/** What the handler found out about a request before deciding (also for logs). */
+export interface Prepared {
+  readonly reader: HeaderReader;
+  readonly url: NormalisedUrl;
+  readonly route: Route;
+  readonly forwardUrl: string;
+  readonly proto: string;
+  readonly authority: string;
+}
+
+export function handle(
+  ctx: ShieldContext,
+  req: ShieldRequest,
+): ShieldResponse | Promise<ShieldResponse> {
+  const prepared = prepare(ctx, req);
+  if ("status" in prepared) return prepared;
+  const method = req.method;
+  if (method !== "GET" && method !== "HEAD") {
+    return pass(ctx, req, prepared, {
+      fwd: "method",
+      body: true,
+      onResponse: isSafeMethod(method)
+        ? undefined
+        : (status, headers) => invalidate(ctx, method, prepared, status, headers),
+    });
+  }
+  return cacheable(ctx, req, prepared);
+}
+
+function prepare(ctx: ShieldContext, req: ShieldRequest): Prepared | ShieldResponse {
+  const headers = req.headers;
+  let target = req.target;
+  let authorityValue: string | undefined;
+  if (target.charCodeAt(0) !== 0x2f) {
+    // RFC 9112 §3.2.2: absolute-form; its authority replaces Host. It can still only
+    // name a configured host: routing below is the only way to a fetch.
+    const m = /^https?:\/\/([^/?#]*)([^#]*)/i.exec(target);
+    if (m === null)
+      return bad(400, "bad_target", "request target must be a path or an http(s) URL");
+    authorityValue = m[1] as string;
+    target = m[2] === "" ? "/" : (m[2] as string);
+    if (target.charCodeAt(0) !== 0x2f) target = `/${target}`;
+  }
+  const trust = ctx.config.shield.trustForwardedHost;
+  const forwardedHost = trust ? firstValue(headers["x-forwarded-host"]) : undefined;
+  const hostValue = authorityValue ?? forwardedHost ?? firstValue(headers.host);
+  if (hostValue === undefined || hostValue === "") {
+    return bad(400, "missing_host", "the request names no host");
+  }
+  const parsed = parseAuthority(hostValue);
+  if (parsed === null) return bad(400, "bad_host", "the Host is not a valid host[:port]");
+  const xfp = trust ? firstValue(headers["x-forwarded-proto"]) : undefined;
+  const proto = xfp === "https" || (xfp === undefined && req.secure) ? "https" : "http";
+  let url: NormalisedUrl;
+  try {
+    url = normaliseUrl(`${proto}://${parsed.authority}${target}`, ctx.config.key);
+  } catch {
+    return bad(400, "bad_target", "the request target is not a valid URL path");
+  }
+  const route = ctx.router.route(parsed.hostname, url.path);
+  if (route === null) {
+    // RFC 9110 §15.5.20: this server is not able to produce a response for that host.
+    return bad(421, "unknown_host", `no origin is configured for ${parsed.hostname}${url.path}`);
+  }
+  const forwardUrl = route.base + url.path + (url.query === "" ? "" : `?${url.query}`);
+  return {
+    reader: nodeHeaderReader(headers),
+    url,
+    route,
+    forwardUrl,
+    proto,
+    authority: parsed.authority,
+  };
+}
+
+function cacheable(
+  ctx: ShieldContext,
+  req: ShieldRequest,
+  p: Prepared,
+): ShieldResponse | Promise<ShieldResponse> {
+  const { reader, url } = p;
+  const method = req.method;
+  const bypassCookies = ctx.config.bypassCookies;
+  if (bypassCookies.length > 0 && hasAnyCookie(reader.get("cookie"), bypassCookies)) {
+    return pass(ctx, req, p, { fwd: "bypass", detail: "bypass-cookie", body: false });
+  }
+  const rule = matchRequestRule(ctx.rules, { method, path: url.path });
+  if (rule?.rule.bypass) return pass(ctx, req, p, { fwd: "bypass", detail: "rule", body: false });
+
+  const primary = buildCacheKey({ url, headers: reader, method }, ctx.config.key);
+  const now = ctx.now();
+  let obj = ctx.store.lookup(primary, reader);
+  if (obj !== undefined && now >= obj.meta.deleteAt) {
+    ctx.store.delete(ctx.store.keyOf(obj, reader));
+    obj = undefined;
+  }
+  const request = { method, headers: reader };
+  const d: Decision = decide(request, obj?.meta, now, ctx.options);
+  switch (d.kind) {
+    case "fresh":
+    case "stale-allowed":
+      return fromStored(
+        request,
+        obj as StoredObject,
+        d.age,
+        hitMember(ctx.name, d),
+        d.kind === "fresh" ? "hit" : "stale",
+      );
+    case "stale-while-revalidate": {
+      const entry = obj as StoredObject;
+      revalidateInBackground(ctx, req, p, primary, entry);
+      return fromStored(request, entry, d.age, hitMember(ctx.name, d), "stale");
+    }
+    case "unsatisfiable":
+      return bad(504, "only_if_cached", "only-if-cached and nothing usable is stored");
+    case "revalidate": {
+      const job = fillJob(ctx, req, p, primary, {
+        conditional: d.conditional,
+        entry: obj,
+        shared: true,
+      });
+      const f: FetchContext = { fwd: "stale", entry: obj, staleIfError: d.staleIfError };
+      return awaitFlight(ctx, req, job, { ...f, fwd: forwardReason(d) ?? "stale" });
+    }
+    case "miss": {
+      const until = ctx.uncacheable.get(primary);
+      const hitForMiss = until !== undefined && now < until;
+      if (until !== undefined && !hitForMiss) ctx.uncacheable.delete(primary);
+      // A request with Authorization, or for a key known not to be shareable, fetches
+      // on its own: it must not wait on, or be waited on by, anyone else's fetch.
+      const shared = d.reason !== "authorization" && !hitForMiss;
+      const job = fillJob(ctx, req, p, primary, { conditional: [], entry: undefined, shared });
+      return awaitFlight(ctx, req, job, {
+        fwd: forwardReason(d) ?? "miss",
+        entry: obj,
+        staleIfError: false,
+        detail: hitForMiss ? "uncacheable" : undefined,
+      });
+    }
+  }
+}
+
+function fillJob(
+  ctx: ShieldContext,
+  req: ShieldRequest,
+  p: Prepared,
+  primary: string,
+  o: { conditional: [string, string][]; entry: StoredObject | undefined; shared: boolean },
+): FillJob {
+  return {
+    primary,
+    url: p.url.url,
+    forwardUrl: p.forwardUrl,
+    originName: p.route.origin.name,
+    headers: forwardHeaders(req.headers, {
+      via: ctx.name,
+      clientAddress: req.remoteAddress,
+      proto: p.proto,
+      host: p.authority,
+      fill: true,
+      withBody: false,
+      extra: o.conditional,
+    }),
+    request: { method: "GET", headers: p.reader },
+    path: p.url.path,
+    revalidating: o.entry,
+    shared: o.shared,
+  };
+}
+
+/** RFC 5861 §3: one background revalidation per key; the client already has its answer. */
+function revalidateInBackground(
+  ctx: ShieldContext,
+  req: ShieldRequest,
+  p: Prepared,
+  primary: string,
+  entry: StoredObject,
+): void {
+  if (ctx.flights.has(primary)) return;
+  const conditional = revalidationHeaders(entry.meta);
+  const flight: Flight = startFlight(
+    ctx,
+    fillJob(ctx, req, p, primary, { conditional, entry, shared: true }),
+  );
+  const done = flight.done.catch((err: unknown) =>
+    ctx.log.warn({ err }, "background revalidation failed"),
+  );
+  ctx.background.add(done);
+  void done.finally(() => ctx.background.delete(done));
+}
+
+function firstValue(v: string | string[] | undefined): string | undefined {
+  if (v === undefined) return undefined;
+  const s = typeof v === "string" ? v : v[0];
+  if (s === undefined) return undefined;
+  const comma = s.indexOf(",");
+  return (comma < 0 ? s : s.slice(0, comma)).trim();
+}
+
+function bad(status: number, code: string, message: string): ShieldResponse {
+  return errorResponse({ status, code, message }, "rejected");
+}

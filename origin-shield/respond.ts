@@ -1,0 +1,147 @@
+/**
+ * Responses the shield writes, as transport-neutral data: the Node listener writes them
+ * with one writeHead, the Hono route turns them into a web Response.
+ */
+import { appendCacheStatus, type CacheStatusMember } from "../core/http/cache-status.ts";
+import type { HeaderPairs, HeaderReader } from "../core/policy/index.ts";
+import {
+  isHopByHop,
+  isNotModified,
+  notModifiedHeaders,
+  pairsReader,
+} from "../core/policy/index.ts";
+import { selectRange } from "./http/range.ts";
+import type { Outcome } from "./observe/metrics.ts";
+import type { StoredObject } from "./store/memory.ts";
+
+export type BodyStream = AsyncIterable<Buffer> & { close(): void };
+
+export interface ShieldResponse {
+  readonly status: number;
+  /** Flat [name, value, …], lowercase names. */
+  readonly headers: string[];
+  readonly body: Buffer | BodyStream | null;
+  readonly outcome: Outcome;
+}
+
+export interface ClientRequest {
+  readonly method: string;
+  readonly headers: HeaderReader;
+}
+
+/**
+ * A stored response for this client: 304 to a conditional it satisfies (RFC 9111
+ * §4.3.2), 206 for a single satisfiable range, headers only for HEAD, else the whole.
+ */
+export function fromStored(
+  req: ClientRequest,
+  obj: StoredObject,
+  age: number,
+  member: CacheStatusMember,
+  outcome: Outcome,
+): ShieldResponse {
+  const meta = obj.meta;
+  const cacheStatus = appendCacheStatus(obj.upstream, member);
+  const ageValue = String(Math.floor(age));
+  if (req.headers.get("if-none-match") !== null || req.headers.get("if-modified-since") !== null) {
+    if (meta.status === 200 && isNotModified(req, meta.headers)) {
+      const headers = flatten(notModifiedHeaders(meta.headers));
+      headers.push("age", ageValue, "cache-status", cacheStatus);
+      return { status: 304, headers, body: null, outcome };
+    }
+  }
+  const headers = obj.flat.slice();
+  headers.push("age", ageValue, "cache-status", cacheStatus);
+  const range = req.headers.get("range");
+  if (range !== null && meta.status === 200 && req.method === "GET") {
+    const size = obj.body.length;
+    const r = selectRange(range, req.headers.get("if-range"), size, pairsReader(meta.headers));
+    if (r.kind === "unsatisfiable") {
+      return {
+        status: 416,
+        headers: replace(headers, "content-length", "0").concat("content-range", `bytes */${size}`),
+        body: null,
+        outcome,
+      };
+    }
+    if (r.kind === "partial") {
+      const h = replace(headers, "content-length", String(r.end - r.start + 1));
+      h.push("content-range", `bytes ${r.start}-${r.end}/${size}`);
+      return { status: 206, headers: h, body: obj.body.subarray(r.start, r.end + 1), outcome };
+    }
+  }
+  return {
+    status: meta.status,
+    headers,
+    body: req.method === "HEAD" ? null : obj.body,
+    outcome,
+  };
+}
+
+/** An origin response relayed as it streams: hop-by-hop fields dropped (RFC 9110 §7.6.1). */
+export function relayed(
+  status: number,
+  origin: HeaderPairs,
+  member: CacheStatusMember,
+  body: BodyStream | null,
+  outcome: Outcome,
+): ShieldResponse {
+  const listed = new Set<string>();
+  for (const [n, v] of origin) {
+    if (n === "connection") for (const p of v.split(",")) listed.add(p.trim().toLowerCase());
+  }
+  const headers: string[] = [];
+  let upstream: string | null = null;
+  for (const [n, v] of origin) {
+    if (isHopByHop(n) || listed.has(n)) continue;
+    if (n === "cache-status") {
+      upstream = upstream === null ? v : `${upstream}, ${v}`;
+      continue;
+    }
+    headers.push(n, v);
+  }
+  headers.push("cache-status", appendCacheStatus(upstream, member));
+  return { status, headers, body, outcome };
+}
+
+export interface ErrorBody {
+  readonly status: number;
+  readonly code: string;
+  readonly message: string;
+}
+
+/** A client-facing error with a stable code, as JSON (house style: errors render themselves). */
+export function errorResponse(
+  e: ErrorBody,
+  outcome: Outcome,
+  member?: CacheStatusMember,
+  extra: string[] = [],
+): ShieldResponse {
+  const body = Buffer.from(`${JSON.stringify({ error: e.code, message: e.message })}\n`);
+  const headers = [
+    "content-type",
+    "application/json; charset=utf-8",
+    "content-length",
+    String(body.length),
+    "cache-control",
+    "no-store",
+    ...extra,
+  ];
+  if (member !== undefined) headers.push("cache-status", appendCacheStatus(null, member));
+  return { status: e.status, headers, body, outcome };
+}
+
+function flatten(pairs: HeaderPairs): string[] {
+  const out: string[] = [];
+  for (const [n, v] of pairs) if (n !== "cache-status") out.push(n, v);
+  return out;
+}
+
+function replace(flat: string[], name: string, value: string): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < flat.length; i += 2) {
+    if (flat[i] !== name) out.push(flat[i] as string, flat[i + 1] as string);
+  }
+  out.push(name, value);
+  return out;
+}

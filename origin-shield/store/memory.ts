@@ -1,0 +1,201 @@
+/**
+ * The memory tier: a byte-bounded LRU (lru-cache with a size calculation) of complete
+ * responses. Responses that vary are stored in the manner of Varnish's and undici's
+ * caches: the primary key holds a small index naming the Vary fields, and each variant
+ * lives under the primary key plus the normalised values of those fields (RFC 9111 §4.1).
+ *
+ * Side indexes (URL → keys, tag → keys) serve invalidation (§4.4) and purge; they are kept
+ * in step with the LRU through its dispose hook, so an evicted entry leaves no trace.
+ */
+import { LRUCache } from "lru-cache";
+import type { EntryMeta, HeaderReader } from "../../core/policy/index.ts";
+import { normaliseVaryValue } from "../../core/policy/index.ts";
+
+export interface StoredObject {
+  readonly kind: "object";
+  readonly meta: EntryMeta;
+  readonly body: Buffer;
+  /** meta.headers flattened once for `writeHead`: [name, value, …]. */
+  readonly flat: readonly string[];
+  /** Cache-Status written by caches behind the origin, when the response had one. */
+  readonly upstream: string | null;
+  /** Normalised URL (core/key), for invalidation and purge by URL or prefix. */
+  readonly url: string;
+  readonly primary: string;
+}
+
+interface VaryIndex {
+  readonly kind: "vary";
+  readonly fields: readonly string[];
+}
+
+type Value = StoredObject | VaryIndex;
+
+export interface MemoryTierOptions {
+  readonly maxBytes: number;
+  readonly maxObjectBytes: number;
+  readonly onEvict?: (() => void) | undefined;
+}
+
+/**
+ * Bytes an entry costs beyond its body, measured rather than guessed: a stored object's
+ * JS objects, arrays and strings and its LRU and index slots (see bench/shield-memory).
+ */
+const ENTRY_OVERHEAD = 1_200;
+
+function sizeOf(value: Value, key: string): number {
+  let n = ENTRY_OVERHEAD + key.length * 4;
+  if (value.kind === "vary") return n;
+  n += value.body.length + value.url.length * 2;
+  for (const s of value.flat) n += s.length * 2 + 16;
+  return n;
+}
+
+export class MemoryTier {
+  readonly #lru: LRUCache<string, Value>;
+  readonly #byUrl = new Map<string, Set<string>>();
+  readonly #byTag = new Map<string, Set<string>>();
+  readonly #variants = new Map<string, Set<string>>();
+  readonly maxObjectBytes: number;
+  readonly maxBytes: number;
+
+  constructor(options: MemoryTierOptions) {
+    this.maxObjectBytes = options.maxObjectBytes;
+    this.maxBytes = options.maxBytes;
+    this.#lru = new LRUCache<string, Value>({
+      maxSize: options.maxBytes,
+      maxEntrySize: options.maxObjectBytes + 1_000_000,
+      sizeCalculation: sizeOf,
+      dispose: (value, key, reason) => {
+        if (value.kind === "object") this.#unindex(key, value);
+        if (reason === "evict") options.onEvict?.();
+      },
+    });
+  }
+
+  get bytes(): number {
+    return this.#lru.calculatedSize;
+  }
+
+  get entries(): number {
+    return this.#lru.size;
+  }
+
+  /** The stored response this request's headers select under `primary`, if any. */
+  lookup(primary: string, headers: HeaderReader): StoredObject | undefined {
+    const v = this.#lru.get(primary);
+    if (v === undefined || v.kind === "object") return v;
+    const obj = this.#lru.get(secondaryKey(primary, v.fields, headers));
+    return obj?.kind === "object" ? obj : undefined;
+  }
+
+  /** Store a response; `requestHeaders` select its variant when it varies. */
+  store(obj: StoredObject, requestHeaders: HeaderReader): void {
+    if (obj.body.length > this.maxObjectBytes) return;
+    const primary = obj.primary;
+    const vary = obj.meta.vary;
+    let key = primary;
+    if (vary !== null) {
+      const current = this.#lru.peek(primary);
+      if (current?.kind !== "vary" || !sameFields(current.fields, vary.fields)) {
+        // A new Vary list makes the variants stored under the old one unreachable.
+        this.#deleteVariants(primary);
+        this.#lru.set(primary, { kind: "vary", fields: vary.fields });
+      }
+      key = secondaryKey(primary, vary.fields, requestHeaders);
+      add(this.#variants, primary, key);
+    } else {
+      this.#deleteVariants(primary);
+    }
+    this.#lru.set(key, obj);
+    if (this.#lru.peek(key) !== obj) return; // too large for the LRU: not stored
+    add(this.#byUrl, obj.url, key);
+    for (const tag of obj.meta.tags) add(this.#byTag, tag, key);
+  }
+
+  /** Replace a stored object in place (after a 304 refresh or a soft purge). */
+  replace(key: string, obj: StoredObject): void {
+    if (this.#lru.peek(key) === undefined) return;
+    this.#lru.set(key, obj);
+    add(this.#byUrl, obj.url, key);
+    for (const tag of obj.meta.tags) add(this.#byTag, tag, key);
+  }
+
+  /** The storage key a stored object lives under (for replace/delete). */
+  keyOf(obj: StoredObject, requestHeaders: HeaderReader): string {
+    const vary = obj.meta.vary;
+    return vary === null ? obj.primary : secondaryKey(obj.primary, vary.fields, requestHeaders);
+  }
+
+  delete(key: string): void {
+    this.#lru.delete(key);
+  }
+
+  /** Every stored key for a normalised URL. */
+  keysForUrl(url: string): string[] {
+    return [...(this.#byUrl.get(url) ?? [])];
+  }
+
+  keysForTag(tag: string): string[] {
+    return [...(this.#byTag.get(tag) ?? [])];
+  }
+
+  keysForPrefix(prefix: string): string[] {
+    const out: string[] = [];
+    for (const [url, keys] of this.#byUrl) if (url.startsWith(prefix)) out.push(...keys);
+    return out;
+  }
+
+  peek(key: string): StoredObject | undefined {
+    const v = this.#lru.peek(key);
+    return v?.kind === "object" ? v : undefined;
+  }
+
+  clear(): void {
+    this.#lru.clear();
+  }
+
+  #deleteVariants(primary: string): void {
+    const set = this.#variants.get(primary);
+    if (set === undefined) return;
+    this.#variants.delete(primary);
+    for (const k of set) this.#lru.delete(k);
+  }
+
+  #unindex(key: string, obj: StoredObject): void {
+    remove(this.#byUrl, obj.url, key);
+    for (const tag of obj.meta.tags) remove(this.#byTag, tag, key);
+    if (key !== obj.primary) {
+      const set = this.#variants.get(obj.primary);
+      set?.delete(key);
+      if (set?.size === 0) this.#variants.delete(obj.primary);
+    }
+  }
+}
+
+/** Primary key plus the normalised values of the Vary fields (RFC 9111 §4.1). */
+export function secondaryKey(
+  primary: string,
+  fields: readonly string[],
+  headers: HeaderReader,
+): string {
+  const values = fields.map((f) => normaliseVaryValue(f, headers.get(f)));
+  return `${primary}\n${JSON.stringify(values)}`;
+}
+
+function sameFields(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((f, i) => f === b[i]);
+}
+
+function add(index: Map<string, Set<string>>, name: string, key: string): void {
+  const set = index.get(name);
+  if (set === undefined) index.set(name, new Set([key]));
+  else set.add(key);
+}
+
+function remove(index: Map<string, Set<string>>, name: string, key: string): void {
+  const set = index.get(name);
+  if (set === undefined) return;
+  set.delete(key);
+  if (set.size === 0) index.delete(name);
+}

@@ -1,0 +1,32 @@
+/**
+ * A complete response as the memory tier keeps it. Content-Length is set to the stored
+ * body's length (the origin may have sent it chunked), so a hit is written with one
+ * `writeHead` and one `end` and never needs chunked encoding.
+ */
+import type { EntryMeta } from "../../core/policy/index.ts";
+import type { StoredObject } from "./memory.ts";
+
+export function toStoredObject(
+  meta: EntryMeta,
+  body: Buffer,
+  url: string,
+  primary: string,
+): StoredObject {
+  const flat: string[] = [];
+  let upstream: string | null = null;
+  let acceptRanges = false;
+  for (const [name, value] of meta.headers) {
+    if (name === "content-length") continue;
+    // Cache-Status from caches behind the origin is kept apart: each answer appends ours.
+    if (name === "cache-status") {
+      upstream = upstream === null ? value : `${upstream}, ${value}`;
+      continue;
+    }
+    if (name === "accept-ranges") acceptRanges = true;
+    flat.push(name, value);
+  }
+  if (meta.status !== 204) flat.push("content-length", String(body.length));
+  // Ranges are served from the stored copy (RFC 9110 §14.3).
+  if (meta.status === 200 && !acceptRanges) flat.push("accept-ranges", "bytes");
+  return { kind: "object", meta, body, flat, upstream, url, primary };
+}

@@ -1,0 +1,71 @@
+/**
+ * The same handler behind a web Request/Response, for the Hono app (tests call
+ * `app.request()`; any fetch-style host can run it).
+ */
+import type { ShieldContext } from "../context.ts";
+import { handle } from "../handler.ts";
+import { fromWebHeaders } from "../http/headers.ts";
+import type { ShieldResponse } from "../respond.ts";
+
+export async function handleWeb(
+  ctx: ShieldContext,
+  request: Request,
+  remoteAddress: string | undefined,
+): Promise<Response> {
+  const url = new URL(request.url);
+  const headers = fromWebHeaders(request.headers);
+  headers.host ??= url.host;
+  const method = request.method;
+  const r = await handle(ctx, {
+    method,
+    target: url.pathname + url.search,
+    headers,
+    remoteAddress,
+    secure: url.protocol === "https:",
+    body:
+      method === "GET" || method === "HEAD" || request.body === null ? null : iterate(request.body),
+  });
+  ctx.metrics.request(r.outcome);
+  return toResponse(r);
+}
+
+export function toResponse(r: ShieldResponse): Response {
+  const headers = new Headers();
+  for (let i = 0; i < r.headers.length; i += 2) {
+    headers.append(r.headers[i] as string, r.headers[i + 1] as string);
+  }
+  const body = r.body;
+  if (body === null || r.status === 304 || r.status === 204)
+    return new Response(null, { status: r.status, headers });
+  if (Buffer.isBuffer(body))
+    return new Response(new Uint8Array(body), { status: r.status, headers });
+  const it = body[Symbol.asyncIterator]();
+  const stream = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      try {
+        const next = await it.next();
+        if (next.done) controller.close();
+        else controller.enqueue(new Uint8Array(next.value));
+      } catch (err) {
+        controller.error(err);
+      }
+    },
+    cancel() {
+      body.close();
+    },
+  });
+  return new Response(stream, { status: r.status, headers });
+}
+
+async function* iterate(stream: ReadableStream<Uint8Array>): AsyncGenerator<Uint8Array> {
+  const reader = stream.getReader();
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) return;
+      yield value;
+    }
+  } finally {
+    reader.releaseLock();
+  }
+}

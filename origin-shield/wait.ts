@@ -1,0 +1,179 @@
+/**
+ * Joining or starting a key's flight and turning its head into this client's response.
+ * A follower only shares what it could have received itself (DESIGN principle 2): when
+ * the response is not storable or varies on a header whose value differs in this
+ * request, the follower makes its own fetch.
+ */
+import type { CacheStatusMember } from "../core/http/cache-status.ts";
+import {
+  currentAge,
+  forwardedMember,
+  isNotModified,
+  mayServeStaleOnError,
+  notModifiedHeaders,
+  staleOnErrorMember,
+  varyMatches,
+} from "../core/policy/index.ts";
+import { type FillJob, type Flight, startFlight } from "./collapse/flight.ts";
+import type { ShieldContext } from "./context.ts";
+import type { ShieldRequest } from "./handler.ts";
+import type { OriginError } from "./origin/client.ts";
+import {
+  type BodyStream,
+  errorResponse,
+  fromStored,
+  relayed,
+  type ShieldResponse,
+} from "./respond.ts";
+import type { StoredObject } from "./store/memory.ts";
+
+export interface FetchContext {
+  readonly fwd: NonNullable<CacheStatusMember["fwd"]>;
+  /** The stored entry this request found (stale, or another variant), if any. */
+  readonly entry: StoredObject | undefined;
+  /** The entry may be served if the origin fails (RFC 5861 §4). */
+  readonly staleIfError: boolean;
+  readonly detail?: string | undefined;
+}
+
+export async function awaitFlight(
+  ctx: ShieldContext,
+  req: ShieldRequest,
+  job: FillJob,
+  f: FetchContext,
+): Promise<ShieldResponse> {
+  let flight = job.shared ? ctx.flights.get(job.primary) : undefined;
+  let follower = false;
+  if (flight?.joinable) {
+    if (flight.followers >= ctx.config.shield.collapse.maxWaiters) {
+      return errorResponse(
+        {
+          status: 503,
+          code: "queue_full",
+          message: "too many requests are waiting for this object",
+        },
+        "rejected",
+        undefined,
+        ["retry-after", "1"],
+      );
+    }
+    flight.followers++;
+    follower = true;
+    ctx.metrics.collapsed.inc();
+  } else {
+    flight = startFlight(ctx, job);
+  }
+  // The reader is attached before the head arrives so that it starts at byte 0.
+  const stream = req.method === "HEAD" ? null : flight.body.reader();
+  const head = await flight.head;
+  const request = { method: req.method, headers: job.request.headers };
+  const outcome = follower ? "collapsed" : f.fwd === "stale" ? "revalidated" : "miss";
+
+  if (head.kind === "error") {
+    stream?.close();
+    return failed(ctx, req, f, head.error, undefined) ?? originError(ctx, f, head.error, follower);
+  }
+  if (head.kind === "refreshed") {
+    stream?.close();
+    if (!varyMatches(head.obj.meta.vary, job.request.headers)) return ownFetch(ctx, req, job, f);
+    const member = forwardedMember(ctx.name, {
+      fwd: f.fwd,
+      status: 304,
+      stored: head.stored,
+      collapsed: follower,
+    });
+    const age = currentAge(head.obj.meta, ctx.now());
+    return fromStored(request, head.obj, age, member, outcome);
+  }
+  if (head.status >= 500) {
+    const stale = failed(ctx, req, f, undefined, head.status);
+    if (stale !== null) {
+      stream?.close();
+      return stale;
+    }
+  }
+  const shareable =
+    !follower || (head.plan.store && varyMatches(head.plan.meta.vary, job.request.headers));
+  if (!shareable) {
+    stream?.close();
+    return ownFetch(ctx, req, job, f);
+  }
+  const member = forwardedMember(ctx.name, {
+    fwd: f.fwd,
+    status: head.status,
+    stored: head.storing,
+    collapsed: follower,
+    detail: head.detail ?? f.detail,
+  });
+  // A conditional client request answered from the new response (RFC 9111 §4.3.2).
+  if (head.status === 200 && head.plan.store && isNotModified(request, head.headers)) {
+    stream?.close();
+    return {
+      status: 304,
+      headers: relayed(304, notModifiedHeaders(head.headers), member, null, outcome).headers,
+      body: null,
+      outcome,
+    };
+  }
+  return relayed(head.status, head.headers, member, stream as BodyStream | null, outcome);
+}
+
+/** A follower that may not share the leader's response goes to the origin itself. */
+function ownFetch(
+  ctx: ShieldContext,
+  req: ShieldRequest,
+  job: FillJob,
+  f: FetchContext,
+): Promise<ShieldResponse> {
+  const own: FillJob = { ...job, shared: false };
+  return awaitFlight(ctx, req, own, f);
+}
+
+/** The stale copy when the origin failed and the entry allows it, else null. */
+function failed(
+  ctx: ShieldContext,
+  req: ShieldRequest,
+  f: FetchContext,
+  _error: OriginError | undefined,
+  status: number | undefined,
+): ShieldResponse | null {
+  const entry = f.entry;
+  const now = ctx.now();
+  if (entry === undefined || !f.staleIfError || !mayServeStaleOnError(entry.meta, now)) return null;
+  const ttl = (entry.meta.freshUntil - now) / 1000;
+  const member = staleOnErrorMember(ctx.name, ttl, status);
+  const request = { method: req.method, headers: { get: (n: string) => headerOf(req, n) } };
+  return fromStored(request, entry, currentAge(entry.meta, now), member, "stale_error");
+}
+
+function originError(
+  ctx: ShieldContext,
+  f: FetchContext,
+  error: OriginError,
+  follower: boolean,
+): ShieldResponse {
+  const timeout = error.kind === "timeout";
+  const member = forwardedMember(ctx.name, {
+    fwd: f.fwd,
+    stored: false,
+    collapsed: follower,
+    detail: `origin-${error.kind}`,
+  });
+  return errorResponse(
+    {
+      status: error.status,
+      code: timeout ? "origin_timeout" : "origin_unreachable",
+      message: timeout ? "the origin did not answer in time" : "the origin could not be reached",
+    },
+    "error",
+    member,
+  );
+}
+
+function headerOf(req: ShieldRequest, name: string): string | null {
+  const v = req.headers[name];
+  if (v === undefined) return null;
+  return typeof v === "string" ? v : v.join(", ");
+}
+
+export type { Flight };
