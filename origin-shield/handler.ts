@@ -170,7 +170,7 @@ function cacheable(
       if (until !== undefined && !hitForMiss) ctx.uncacheable.delete(primary);
       // A request with Authorization, or for a key known not to be shareable, fetches
       // on its own: it must not wait on, or be waited on by, anyone else's fetch.
-      const shared = d.reason !== "authorization" && !hitForMiss;
+      const shared = reader.get("authorization") === null && !hitForMiss;
       const job = fillJob(ctx, req, p, primary, { conditional: [], entry: undefined, shared });
       return awaitFlight(ctx, req, job, {
         fwd: forwardReason(d) ?? "miss",

@@ -80,7 +80,7 @@ function write(
     res.end(body);
     done(r, body.length, true);
   } else {
-    void pipe(body, res).then((bytes) => done(r, bytes, bytes >= 0));
+    void pipe(body, res).then(({ bytes, complete }) => done(r, bytes, complete));
   }
 }
 
@@ -88,15 +88,18 @@ function write(
  * Stream a body to the client with backpressure. A client that goes away only stops its
  * own reader; an origin failure mid-body destroys the socket, so the client sees a
  * truncated transfer as an error, never as a complete response. Resolves to the bytes
- * sent, or -1 when the transfer did not complete.
+ * sent and whether the transfer completed.
  */
-async function pipe(body: BodyStream, res: ServerResponse): Promise<number> {
+async function pipe(
+  body: BodyStream,
+  res: ServerResponse,
+): Promise<{ bytes: number; complete: boolean }> {
   let bytes = 0;
   const onClose = () => body.close();
   res.once("close", onClose);
   try {
     for await (const chunk of body) {
-      if (res.destroyed) return -1;
+      if (res.destroyed) return { bytes, complete: false };
       bytes += chunk.length;
       if (!res.write(chunk)) {
         await new Promise<void>((resolve) => {
@@ -110,12 +113,12 @@ async function pipe(body: BodyStream, res: ServerResponse): Promise<number> {
         });
       }
     }
-    if (res.destroyed) return -1;
+    if (res.destroyed) return { bytes, complete: false };
     res.end();
-    return bytes;
+    return { bytes, complete: true };
   } catch {
     res.destroy();
-    return -1;
+    return { bytes, complete: false };
   } finally {
     res.off("close", onClose);
   }
