@@ -174,10 +174,7 @@ async function runFill(
   if (plan.store) ctx.uncacheable.delete(job.primary);
   else if (res.status < 500) {
     // Varnish's hit-for-miss: later requests skip the queue and fetch on their own.
-    ctx.uncacheable.set(
-      job.primary,
-      responseTime + ctx.config.shield.collapse.uncacheableTtl * 1000,
-    );
+    rememberUncacheable(ctx, job.primary, responseTime);
   }
   if (!storing) {
     leave(ctx, flight);
@@ -237,6 +234,21 @@ async function runFill(
 
 function ruleFor(ctx: ShieldContext, job: FillJob, status: number, contentType: string | null) {
   return matchResponseRule(ctx.rules, { method: "GET", path: job.path, status, contentType })?.rule;
+}
+
+/** Bound on remembered uncacheable keys; the oldest go first (a Map keeps insertion order). */
+const MAX_UNCACHEABLE = 100_000;
+
+function rememberUncacheable(ctx: ShieldContext, key: string, now: number): void {
+  const table = ctx.uncacheable;
+  table.delete(key);
+  table.set(key, now + ctx.config.shield.collapse.uncacheableTtl * 1000);
+  if (table.size <= MAX_UNCACHEABLE) return;
+  let drop = table.size - MAX_UNCACHEABLE * 0.9;
+  for (const k of table.keys()) {
+    if (drop-- <= 0) break;
+    table.delete(k);
+  }
 }
 
 function withoutConditionals(flat: string[]): string[] {
