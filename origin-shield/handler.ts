@@ -172,8 +172,12 @@ function cacheable(
       // on its own: it must not wait on, or be waited on by, anyone else's fetch.
       const shared = reader.get("authorization") === null && !hitForMiss;
       const job = fillJob(ctx, req, p, primary, { conditional: [], entry: undefined, shared });
+      let fwd = forwardReason(d) ?? "miss";
+      // RFC 9211 §2.2: responses for the URI are stored, but not for this request's
+      // values of their Vary fields (the tier's lookup cannot tell the two apart).
+      if (fwd === "uri-miss" && ctx.store.hasVariants(primary)) fwd = "vary-miss";
       return awaitFlight(ctx, req, job, {
-        fwd: forwardReason(d) ?? "miss",
+        fwd,
         entry: obj,
         staleIfError: false,
         detail: hitForMiss ? "uncacheable" : undefined,

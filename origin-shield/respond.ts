@@ -46,12 +46,13 @@ export function fromStored(
   if (req.headers.get("if-none-match") !== null || req.headers.get("if-modified-since") !== null) {
     if (meta.status === 200 && isNotModified(req, meta.headers)) {
       const headers = flatten(notModifiedHeaders(meta.headers));
-      headers.push("age", ageValue, "cache-status", cacheStatus);
+      headers.push("age", ageValue, "cache-status", cacheStatus, "via", `1.1 ${member.cache}`);
       return { status: 304, headers, body: null, outcome };
     }
   }
   const headers = obj.flat.slice();
-  headers.push("age", ageValue, "cache-status", cacheStatus);
+  // RFC 9110 §7.6.3: a proxy adds itself to Via on the messages it forwards.
+  headers.push("age", ageValue, "cache-status", cacheStatus, "via", `1.1 ${member.cache}`);
   const range = req.headers.get("range");
   if (range !== null && meta.status === 200 && req.method === "GET") {
     const size = obj.body.length;
@@ -100,7 +101,7 @@ export function relayed(
     }
     headers.push(n, v);
   }
-  headers.push("cache-status", appendCacheStatus(upstream, member));
+  headers.push("cache-status", appendCacheStatus(upstream, member), "via", `1.1 ${member.cache}`);
   return { status, headers, body, outcome };
 }
 

@@ -47,8 +47,16 @@ export function purge(ctx: ShieldContext, p: PurgeRequest): number {
       ctx.store.delete(key);
       continue;
     }
-    // Freshness ends now; the stale windows keep their absolute ends.
-    const meta = { ...obj.meta, freshUntil: Math.min(obj.meta.freshUntil, now) };
+    // Freshness ends now, and the stale windows (RFC 5861: seconds after it becomes
+    // stale) start now: keeping their absolute ends would let a response with no
+    // stale-while-revalidate be served stale for the rest of its old lifetime.
+    const shift = Math.max(0, obj.meta.freshUntil - now);
+    const meta = {
+      ...obj.meta,
+      freshUntil: obj.meta.freshUntil - shift,
+      staleWhileRevalidateUntil: obj.meta.staleWhileRevalidateUntil - shift,
+      staleIfErrorUntil: obj.meta.staleIfErrorUntil - shift,
+    };
     ctx.store.replace(key, toStoredObject(meta, obj.body, obj.url, obj.primary));
   }
   return n;

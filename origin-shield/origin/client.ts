@@ -76,7 +76,14 @@ export class OriginClient {
       status: res.statusCode,
       headers: toPairs(res.headers),
       body: mapErrors(body),
-      dispose: () => body.destroy(),
+      // undici's body emits RequestAbortedError when destroyed before its end; a body no
+      // one iterates (a 304, a HEAD) has no 'error' listener, and that error would be
+      // uncaught and take the process down.
+      dispose: () => {
+        if (body.destroyed) return;
+        body.on("error", ignore);
+        body.destroy();
+      },
     };
   }
 
@@ -84,6 +91,8 @@ export class OriginClient {
     return this.#agent.close();
   }
 }
+
+function ignore(): void {}
 
 function asReadable(body: AsyncIterable<Uint8Array> | null | undefined): Readable | null {
   if (body === null || body === undefined) return null;

@@ -64,7 +64,9 @@ export class MemoryTier {
     this.maxBytes = options.maxBytes;
     this.#lru = new LRUCache<string, Value>({
       maxSize: options.maxBytes,
-      maxEntrySize: options.maxObjectBytes + 1_000_000,
+      // Never above maxSize: lru-cache admits an entry larger than its whole budget, evicts
+      // everything including that entry, and leaves calculatedSize negative.
+      maxEntrySize: Math.min(options.maxBytes, options.maxObjectBytes + 1_000_000),
       sizeCalculation: sizeOf,
       dispose: (value, key, reason) => {
         if (value.kind === "object") this.#unindex(key, value);
@@ -89,6 +91,11 @@ export class MemoryTier {
     return obj?.kind === "object" ? obj : undefined;
   }
 
+  /** Responses stored under `primary` for other values of its Vary fields (RFC 9211 vary-miss). */
+  hasVariants(primary: string): boolean {
+    return (this.#variants.get(primary)?.size ?? 0) > 0;
+  }
+
   /** Store a response; `requestHeaders` select its variant when it varies. */
   store(obj: StoredObject, requestHeaders: HeaderReader): void {
     if (obj.body.length > this.maxObjectBytes) return;
@@ -103,12 +110,13 @@ export class MemoryTier {
         this.#lru.set(primary, { kind: "vary", fields: vary.fields });
       }
       key = secondaryKey(primary, vary.fields, requestHeaders);
-      add(this.#variants, primary, key);
     } else {
       this.#deleteVariants(primary);
     }
     this.#lru.set(key, obj);
     if (this.#lru.peek(key) !== obj) return; // too large for the LRU: not stored
+    // Indexed after the set: replacing a variant disposes the old one, which unindexes it.
+    if (key !== primary) add(this.#variants, primary, key);
     add(this.#byUrl, obj.url, key);
     for (const tag of obj.meta.tags) add(this.#byTag, tag, key);
   }
@@ -117,6 +125,8 @@ export class MemoryTier {
   replace(key: string, obj: StoredObject): void {
     if (this.#lru.peek(key) === undefined) return;
     this.#lru.set(key, obj);
+    if (this.#lru.peek(key) !== obj) return;
+    if (key !== obj.primary) add(this.#variants, obj.primary, key);
     add(this.#byUrl, obj.url, key);
     for (const tag of obj.meta.tags) add(this.#byTag, tag, key);
   }

@@ -124,7 +124,7 @@ describe("collapsing concurrent misses", () => {
       const users = ["a", "b", "c"];
       const results = await Promise.all(users.map((u) => get(base, "/me", { "x-user": u })));
       // Each user got the response made for them, never another user's.
-      results.forEach((r, i) => expect(r.body.toString()).toBe(`for request ${users[i]}`));
+      expect(results.map((r) => r.body.toString())).toEqual(users.map((u) => `for request ${u}`));
       expect(origin.count()).toBe(3);
       // The key is now remembered as uncacheable: later requests go straight to the origin
       // without queueing behind one another (both are at the origin at the same time).
@@ -161,7 +161,7 @@ describe("collapsing concurrent misses", () => {
     const results = await Promise.all(
       langs.map((l) => get(base, "/greet", { "accept-language": l })),
     );
-    results.forEach((r, i) => expect(r.body.toString()).toBe(`hello in ${langs[i]}`));
+    expect(results.map((r) => r.body.toString())).toEqual(langs.map((l) => `hello in ${l}`));
     expect(origin.count()).toBe(2);
     // Both variants are stored and served to the right clients.
     const fr = await get(base, "/greet", { "accept-language": "fr" });

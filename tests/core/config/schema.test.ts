@@ -101,6 +101,13 @@ describe("defaults: a minimal config gets every documented default", () => {
 });
 
 describe("valid values are accepted and normalised", () => {
+  it('a lone "*" host is a default origin for every host nobody else names', () => {
+    const config = parseConfig({
+      origins: [{ name: "default", url: "http://127.0.0.1:9000", hosts: ["*"] }],
+    });
+    expect(config.origins[0]?.hosts).toEqual(["*"]);
+  });
+
   it("a full config parses with every section set", () => {
     const input: CdnConfigInput = {
       origins: [
@@ -327,7 +334,18 @@ describe("a bad field fails with its path in the message (principle 5)", () => {
       "origins[0].hosts[0]",
       "hostname",
     ],
-    ["a bare * is not a host", origin({ hosts: ["*"] }), "origins[0].hosts[0]", "hostname"],
+    [
+      "a wildcard without a domain is not a host",
+      origin({ hosts: ["*."] }),
+      "origins[0].hosts[0]",
+      "hostname",
+    ],
+    [
+      "a wildcard in the middle is not a host",
+      origin({ hosts: ["a.*.com"] }),
+      "origins[0].hosts[0]",
+      "hostname",
+    ],
     [
       "pathPrefix starts with /",
       origin({ pathPrefix: "api" }),
