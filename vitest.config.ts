@@ -25,6 +25,9 @@ export default defineConfig({
         test: {
           name: "workers",
           include: ["tests/workers/**/*.test.ts"],
+          // Fake shield nodes on loopback (real sockets), started in Node for the tests
+          // that run inside workerd; their URLs arrive through inject().
+          globalSetup: ["./tests/helpers/fake-shield.ts"],
         },
       },
     ],

@@ -20,6 +20,40 @@ export const shieldNodeUrl = originUrl.transform((s) => {
 /** RFC 9110 §5.6.2 token, the form a Cache-Status member name is written in (RFC 9211 §2). */
 const TOKEN = /^[A-Za-z*][!#$%&'*+\-.^_`|~0-9A-Za-z:/]*$/;
 
+const KiB = 1024;
+const MiB = 1024 * KiB;
+
+const bytes = z.number().int("must be a whole number of bytes").positive("must be positive");
+
+const MemorySchema = z
+  .strictObject({
+    enabled: z
+      .boolean()
+      .default(true)
+      .describe("Keep hot small objects in each isolate's memory. Default true."),
+    maxBytes: bytes
+      .max(64 * MiB, "must be ≤ 67108864 (an isolate has 128 MB in all)")
+      .default(16 * MiB)
+      .describe(
+        "Bytes of objects each Worker isolate keeps in memory in front of the Cache API, least recently used evicted first. Default 16777216 (16 MiB).",
+      ),
+    maxObjectBytes: bytes
+      .default(256 * KiB)
+      .describe(
+        "Largest body the memory tier holds; larger ones are always read from the Cache API. Default 262144 (256 KiB).",
+      ),
+    maxAgeSeconds: z
+      .number()
+      .int("must be a whole number of seconds")
+      .min(1, "must be ≥ 1")
+      .max(3_600, "must be ≤ 3600")
+      .default(10)
+      .describe(
+        "How long an isolate uses its memory copy before reading the Cache API again, seconds: the longest a purge made elsewhere (Cloudflare purge by tag) can go unseen. Freshness still comes from the response's own lifetimes. Default 10.",
+      ),
+  })
+  .describe("The edge's in-isolate memory tier.");
+
 export const EdgeSchema = z
   .strictObject({
     shieldNodes: z
@@ -54,5 +88,12 @@ export const EdgeSchema = z
       .describe(
         'The name of the edge\'s member in Cache-Status (RFC 9211), after the shield\'s: "shield; hit, edge; hit". Default "edge".',
       ),
+    maxStoreBytes: bytes
+      .max(512 * MiB, "must be ≤ 536870912 (the Cache API's limit per object)")
+      .default(32 * MiB)
+      .describe(
+        "Largest body the edge stores in the Cache API; a larger one streams through unstored (Cache-Status detail=too-large). It also bounds what an isolate buffers while a slow client and the cache read one body at different speeds. Default 33554432 (32 MiB).",
+      ),
+    memory: MemorySchema.prefault({}),
   })
   .describe("The edge Worker.");

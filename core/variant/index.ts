@@ -9,3 +9,11 @@ export {
   roundWidth,
   variantId,
 } from "./image-variant.ts";
+export {
+  formatTransformPath,
+  isTransformPath,
+  parseTransformPath,
+  resolveAutoFormat,
+  type TransformParse,
+  type TransformUrl,
+} from "./transform-url.ts";

@@ -13,7 +13,7 @@ describe("the Worker validates its configuration", () => {
   it("answers health with the configured origins (wrangler.toml's CDN_CONFIG)", async () => {
     const res = await exports.default.fetch("http://edge.test/__edge/health");
     expect(res.status).toBe(200);
-    expect(await res.json()).toEqual({ status: "ok", origins: ["demo"] });
+    expect(await res.json()).toEqual({ status: "ok", origins: ["demo"], shieldNodes: [] });
   });
 
   it("refuses to serve with a bad config and names the bad field", async () => {

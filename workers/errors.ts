@@ -1,0 +1,51 @@
+/**
+ * Errors the edge answers a client with: each has a stable code (the `error` field of the
+ * JSON body and the `detail` of the edge's Cache-Status member), a status, and renders
+ * itself. They are never stored (`Cache-Control: no-store`).
+ */
+import { appendCacheStatus, type CacheStatusMember } from "../core/http/cache-status.ts";
+
+export type EdgeErrorCode =
+  /** 400: a transform URL's options are malformed. */
+  | "bad_transform_options"
+  /** 421: no configured origin serves this host (RFC 9110 §15.5.20). */
+  | "unknown_host"
+  /** 502: no shield node (or the origin) could be reached. */
+  | "upstream_unreachable"
+  /** 504: no shield node (or the origin) answered in time. */
+  | "upstream_timeout"
+  /** 504: only-if-cached and nothing usable stored (RFC 9111 §5.2.1.7). */
+  | "only_if_cached";
+
+const STATUS: Readonly<Record<EdgeErrorCode, number>> = {
+  bad_transform_options: 400,
+  unknown_host: 421,
+  upstream_unreachable: 502,
+  upstream_timeout: 504,
+  only_if_cached: 504,
+};
+
+export class EdgeError extends Error {
+  override readonly name = "EdgeError";
+  readonly code: EdgeErrorCode;
+  readonly status: number;
+
+  constructor(code: EdgeErrorCode, message: string) {
+    super(message);
+    this.code = code;
+    this.status = STATUS[code];
+  }
+
+  /** The response, with this cache's member (detail = the code) after any upstream ones. */
+  toResponse(member: CacheStatusMember, upstreamCacheStatus?: string | null): Response {
+    const body = JSON.stringify({ error: this.code, message: this.message });
+    return new Response(body, {
+      status: this.status,
+      headers: {
+        "content-type": "application/json; charset=utf-8",
+        "cache-control": "no-store",
+        "cache-status": appendCacheStatus(upstreamCacheStatus, { ...member, detail: this.code }),
+      },
+    });
+  }
+}

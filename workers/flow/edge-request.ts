@@ -1,0 +1,69 @@
+/**
+ * One client request as the edge sees it, built once: the normalised target, its origin,
+ * the image decision, and a view of the header fields the next hop will receive, which
+ * is what the cache policy and the key must look at (the negotiated Accept, the
+ * normalised Accept-Encoding), without copying every field on the hit path.
+ */
+import type { OriginConfig } from "../../core/config/index.ts";
+import type { HeaderReader } from "../../core/policy/index.ts";
+import type { EntryStore } from "../cache/entry-store.ts";
+import type { EdgeRuntime } from "../config/runtime.ts";
+import { normaliseAcceptEncoding } from "../request/accept-encoding.ts";
+import { forwardHeaders } from "../request/forward-headers.ts";
+
+/** What the edge needs of the runtime's ExecutionContext: work that outlives the response. */
+export interface BackgroundTasks {
+  waitUntil(promise: Promise<unknown>): void;
+}
+
+export interface EdgeRequest {
+  readonly rt: EdgeRuntime;
+  readonly client: Request;
+  readonly exec: BackgroundTasks;
+  readonly store: EntryStore;
+  /** The clock; `now` is its reading when the request arrived. */
+  readonly clock: () => number;
+  readonly now: number;
+  /** The edge's Cache-Status member name. */
+  readonly name: string;
+  readonly origin: OriginConfig;
+  readonly scheme: string;
+  /** Normalised client-facing authority, host[:port]. */
+  readonly host: string;
+  /** Normalised path (a transform URL's canonical one) and query. */
+  readonly path: string;
+  readonly query: string;
+  /** The Accept to forward for a negotiated image; undefined: the client's. */
+  readonly accept: string | undefined;
+  /** The response depends on Accept: say so with Vary (negotiated images only). */
+  readonly varyAccept: boolean;
+  /** The forwarded request's fields, as the policy reads them. */
+  readonly policyHeaders: HeaderReader;
+}
+
+/** The fields of the request a cacheable miss forwards, read without building them. */
+export function policyView(client: Headers, accept: string | undefined): HeaderReader {
+  let encoding: string | null | undefined;
+  return {
+    get(name: string): string | null {
+      const lower = name.toLowerCase();
+      if (lower === "accept" && accept !== undefined) return accept;
+      if (lower === "accept-encoding") {
+        if (encoding === undefined) encoding = normaliseAcceptEncoding(client.get(name));
+        return encoding;
+      }
+      return client.get(name);
+    },
+  };
+}
+
+/** The header fields to send on; `complete` for a cacheable request (see forwardHeaders). */
+export function forwardFor(er: EdgeRequest, complete: boolean): Headers {
+  return forwardHeaders(er.client.headers, {
+    host: er.host,
+    scheme: er.scheme,
+    via: er.name,
+    accept: er.accept,
+    complete,
+  });
+}

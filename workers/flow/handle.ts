@@ -1,0 +1,117 @@
+/**
+ * The request flow (issue 4): normalise and key the request with core/ → Cache API
+ * lookup → decide (core/policy) → serve a fresh hit with Age; serve a stale one within
+ * stale-while-revalidate and refresh it in the background; otherwise forward to the
+ * shield node that owns the key, store per policy and respond. Methods other than GET
+ * and HEAD, bypass cookies and bypass rules pass through without touching the cache.
+ */
+import { buildCacheKey, hasAnyCookie, normaliseUrl, storageName } from "../../core/key/index.ts";
+import { decide, forwardReason, hitMember } from "../../core/policy/index.ts";
+import { hostnameOf, routeOrigin } from "../../core/routing/index.ts";
+import { matchRequestRule } from "../../core/rules/index.ts";
+import { discard } from "../cache/body.ts";
+import type { EntryStore, StoredEntry } from "../cache/entry-store.ts";
+import type { EdgeRuntime } from "../config/runtime.ts";
+import { EdgeError } from "../errors.ts";
+import { imageRequest } from "../request/image-request.ts";
+import { type BackgroundTasks, type EdgeRequest, policyView } from "./edge-request.ts";
+import { fetchAndStore } from "./miss.ts";
+import { passThrough } from "./pass.ts";
+import { fromEntry } from "./respond.ts";
+import { refreshInBackground, revalidateNow } from "./revalidate.ts";
+
+export interface HandleOptions {
+  readonly store: EntryStore;
+  readonly clock: () => number;
+}
+
+export async function handleEdgeRequest(
+  rt: EdgeRuntime,
+  client: Request,
+  exec: BackgroundTasks,
+  { store, clock }: HandleOptions,
+): Promise<Response> {
+  const now = clock();
+  const name = rt.edge.cacheStatusName;
+  const url = normaliseUrl(client.url, rt.config.key);
+  const origin = routeOrigin(rt.origins, url.host, url.path);
+  if (origin === null) {
+    const message = `no origin is configured for ${hostnameOf(url.host)}${url.path}`;
+    return new EdgeError("unknown_host", message).toResponse({ cache: name });
+  }
+  const image = imageRequest(url.path, client.headers.get("accept"), rt.config.images);
+  if (image.kind === "invalid") {
+    return new EdgeError("bad_transform_options", image.message).toResponse({ cache: name });
+  }
+  const accept = image.kind === "image" ? image.accept : undefined;
+  const er: EdgeRequest = {
+    rt,
+    client,
+    exec,
+    store,
+    clock,
+    now,
+    name,
+    origin,
+    scheme: url.scheme,
+    host: url.host,
+    path: image.kind === "image" ? image.path : url.path,
+    query: url.query,
+    accept,
+    varyAccept: image.kind === "image" && image.varyAccept,
+    policyHeaders: policyView(client.headers, accept),
+  };
+  const variant = image.kind === "image" ? image.variant : null;
+  const key = buildCacheKey(
+    { url: { ...url, path: er.path }, headers: er.policyHeaders, method: client.method },
+    rt.config.key,
+    variant,
+  );
+
+  const method = client.method;
+  if (method !== "GET" && method !== "HEAD") return passThrough(er, key, "method");
+  if (hasAnyCookie(client.headers.get("cookie"), rt.config.bypassCookies)) {
+    return passThrough(er, key, "bypass", "cookie");
+  }
+  const rule = matchRequestRule(rt.rules, { method, path: er.path });
+  if (rule?.rule.bypass === true) {
+    return passThrough(er, key, "bypass", rule.rule.name ?? `rule-${rule.index}`);
+  }
+  return serveCacheable(er, key);
+}
+
+async function serveCacheable(er: EdgeRequest, key: string): Promise<Response> {
+  const name = storageName(key);
+  let entry: StoredEntry | null = null;
+  try {
+    entry = await er.store.get(name, key, er.now);
+  } catch (error) {
+    // A failing tier is bypassed and reported, never fatal (CONVENTIONS, house style 4).
+    console.warn(`edge: cache lookup failed: ${String(error)}`);
+  }
+  const decision = decide(
+    { method: er.client.method, headers: er.policyHeaders },
+    entry?.meta,
+    er.now,
+    er.rt.policy,
+  );
+  switch (decision.kind) {
+    case "fresh":
+    case "stale-allowed":
+      return fromEntry(er, entry!.meta, entry!.body, hitMember(er.name, decision), er.now);
+    case "stale-while-revalidate":
+      refreshInBackground(er, name, key, entry!.meta);
+      return fromEntry(er, entry!.meta, entry!.body, hitMember(er.name, decision), er.now);
+    case "revalidate":
+      return revalidateNow(er, name, key, entry!, decision);
+    case "unsatisfiable":
+      discard(entry?.body ?? null);
+      return new EdgeError(
+        "only_if_cached",
+        "only-if-cached: no stored response can answer this request",
+      ).toResponse({ cache: er.name });
+    case "miss":
+      discard(entry?.body ?? null);
+      return fetchAndStore(er, name, key, forwardReason(decision) ?? "uri-miss");
+  }
+}

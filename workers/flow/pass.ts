@@ -1,0 +1,35 @@
+/**
+ * Requests the edge does not cache: methods other than GET and HEAD, requests with a
+ * bypass cookie, and paths a rule marks bypass. They go to the shield as they are
+ * (conditionals, Range and body included) and their answers are never stored.
+ */
+import { forwardedMember } from "../../core/policy/index.ts";
+import { fetchUpstream } from "../upstream/fetch-upstream.ts";
+import { type EdgeRequest, forwardFor } from "./edge-request.ts";
+import { invalidateAfterUnsafe } from "./invalidate.ts";
+import { relay } from "./respond.ts";
+import { upstreamError } from "./upstream-error.ts";
+
+/** Bypass: send the request on as it is, store nothing. */
+export async function passThrough(
+  er: EdgeRequest,
+  key: string,
+  fwd: "method" | "bypass",
+  detail?: string,
+): Promise<Response> {
+  const method = er.client.method;
+  const up = await fetchUpstream(er.rt, {
+    method,
+    path: er.path,
+    query: er.query,
+    headers: forwardFor(er, false),
+    body: method === "GET" || method === "HEAD" ? null : er.client.body,
+    key,
+    origin: er.origin,
+  });
+  if (up.kind === "failed") return upstreamError(er, up, { cache: er.name, fwd, detail });
+  const response = up.response;
+  invalidateAfterUnsafe(er, response);
+  const member = forwardedMember(er.name, { fwd, status: response.status, stored: false, detail });
+  return relay(er, response, response.body, member);
+}

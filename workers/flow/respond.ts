@@ -1,0 +1,131 @@
+/**
+ * Client responses. Every one is built here, from the stored metadata or from the
+ * upstream response, so the edge's internal metadata header can never reach a client
+ * and every response carries the edge's Cache-Status member (RFC 9211), appended after
+ * the shield's.
+ */
+import { appendCacheStatus, type CacheStatusMember, parseVary } from "../../core/http/index.ts";
+import {
+  currentAge,
+  type EntryMeta,
+  type HeaderPairs,
+  isNotModified,
+  notModifiedHeaders,
+  withoutHopByHop,
+} from "../../core/policy/index.ts";
+import { discard, type StoredBody } from "../cache/body.ts";
+import { META_HEADER } from "../cache/meta-codec.ts";
+import type { EdgeRequest } from "./edge-request.ts";
+
+/** Statuses whose responses never have a body (RFC 9110 §6.4.1). */
+const NULL_BODY = new Set([101, 103, 204, 205, 304]);
+
+/** Add Accept to Vary (RFC 9110 §12.5.5), keeping what the origin listed. */
+function addVaryAccept(headers: Headers): void {
+  const vary = headers.get("vary");
+  if (vary === null || vary.trim() === "") headers.set("vary", "Accept");
+  else {
+    const fields = parseVary(vary);
+    if (fields !== "*" && !fields.includes("accept")) headers.set("vary", `${vary}, Accept`);
+  }
+}
+
+function headersOf(pairs: HeaderPairs): Headers {
+  const out = new Headers();
+  for (const [n, v] of pairs) out.append(n, v);
+  return out;
+}
+
+/**
+ * Stored fields as a Headers object, built once per stored entry: an entry the memory
+ * tier holds is served many times, and copying a Headers is one runtime call where
+ * building it is one per field.
+ */
+const built = new WeakMap<HeaderPairs, Headers>();
+
+function storedHeaders(pairs: HeaderPairs): Headers {
+  let template = built.get(pairs);
+  if (template === undefined) {
+    template = headersOf(pairs);
+    built.set(pairs, template);
+  }
+  return new Headers(template);
+}
+
+function finish(
+  er: EdgeRequest,
+  status: number,
+  headers: Headers,
+  body: StoredBody,
+  statusText?: string,
+): Response {
+  if (er.varyAccept) addVaryAccept(headers);
+  let out = body;
+  if (out !== null && (er.client.method === "HEAD" || NULL_BODY.has(status))) {
+    discard(out);
+    out = null;
+  }
+  const init: ResponseInit = { status, headers, encodeBody: "manual" };
+  if (statusText !== undefined) init.statusText = statusText;
+  return new Response(out, init);
+}
+
+/** Fields this cache sets on every response it gives: [name, value] pairs. */
+type Own = readonly (readonly [string, string])[];
+
+/**
+ * The response, or a 304 when the client's own conditional GET/HEAD matches a 200 it
+ * would get (RFC 9110 §13.2.2; RFC 9111 §4.3.2): the edge answers conditions itself.
+ */
+function respond(
+  er: EdgeRequest,
+  status: number,
+  pairs: HeaderPairs,
+  stored: boolean,
+  own: Own,
+  body: StoredBody,
+  statusText?: string,
+): Response {
+  const conditional = status === 200 && isNotModified(er.client, pairs);
+  const headers = conditional
+    ? headersOf(notModifiedHeaders(pairs))
+    : stored
+      ? storedHeaders(pairs)
+      : headersOf(pairs);
+  for (const [n, v] of own) headers.set(n, v);
+  if (conditional) {
+    discard(body);
+    return finish(er, 304, headers, null);
+  }
+  return finish(er, status, headers, body, statusText);
+}
+
+/** A response served from the stored entry, aged at `at` (RFC 9111 §4.2.3, §5.1). */
+export function fromEntry(
+  er: EdgeRequest,
+  meta: EntryMeta,
+  body: StoredBody,
+  member: CacheStatusMember,
+  at: number,
+  upstreamCacheStatus?: string | null,
+): Response {
+  const own: Own = [
+    ["age", String(Math.floor(currentAge(meta, at)))],
+    ["cache-status", appendCacheStatus(upstreamCacheStatus, member)],
+  ];
+  return respond(er, meta.status, meta.headers, true, own, body);
+}
+
+/** An upstream response passed on, with its body as given (possibly a tee branch). */
+export function relay(
+  er: EdgeRequest,
+  response: Response,
+  body: StoredBody,
+  member: CacheStatusMember,
+): Response {
+  const pairs = withoutHopByHop(response.headers).filter(([n]) => n !== META_HEADER);
+  const own: Own = [
+    ["cache-status", appendCacheStatus(response.headers.get("cache-status"), member)],
+  ];
+  return respond(er, response.status, pairs, false, own, body, response.statusText);
+}

@@ -1,0 +1,86 @@
+/**
+ * Image negotiation for one request (DESIGN: Accept → avif | webp | original).
+ *
+ * The Workers Cache API ignores Vary, so the chosen format goes into the key, and the
+ * request forwarded to the shield names only that format in Accept: the shield and the
+ * origin see at most three Accept values per image, and an AVIF entry can never be
+ * served to a client that did not ask for AVIF.
+ */
+import type { ImagesConfig } from "../../core/config/index.ts";
+import {
+  formatTransformPath,
+  isNegotiableImagePath,
+  isTransformPath,
+  mediaTypeOf,
+  negotiateFormat,
+  originalFormatFromPath,
+  parseTransformPath,
+  resolveAutoFormat,
+  variantId,
+} from "../../core/variant/index.ts";
+
+export type ImageRequest =
+  /** Not an image the edge negotiates. */
+  | { readonly kind: "none" }
+  /**
+   * A negotiated image path, or a transform URL: `path` is the path to key and forward
+   * (a transform's canonical one), `variant` enters the key, `accept` replaces the
+   * client's Accept, `varyAccept` says the response depends on Accept.
+   */
+  | {
+      readonly kind: "image";
+      readonly path: string;
+      readonly variant: string | null;
+      readonly accept: string | undefined;
+      readonly varyAccept: boolean;
+    }
+  | { readonly kind: "invalid"; readonly message: string };
+
+const NONE: ImageRequest = { kind: "none" };
+
+export function imageRequest(
+  path: string,
+  accept: string | null,
+  images: ImagesConfig,
+): ImageRequest {
+  if (isTransformPath(path, images.transformPrefix)) {
+    const parsed = parseTransformPath(path, images.transformPrefix);
+    if (!parsed.ok) return { kind: "invalid", message: parsed.message };
+    const { transform, negotiated } = resolveAutoFormat(parsed.transform, accept, images);
+    const format = transform.options.get("format");
+    return {
+      kind: "image",
+      // The canonical path names the concrete format, so it is the variant already.
+      path: formatTransformPath(images.transformPrefix, transform),
+      variant: null,
+      accept: negotiated && format !== undefined ? acceptFor(format) : undefined,
+      varyAccept: negotiated,
+    };
+  }
+  if (!isNegotiableImagePath(path, images)) return NONE;
+  const original = originalFormatFromPath(path);
+  // A configured glob can match a path without an image extension; without knowing
+  // the original there is nothing to negotiate against.
+  if (original === null) return NONE;
+  const format = negotiateFormat(accept, original, images);
+  return {
+    kind: "image",
+    path,
+    variant: variantId({ format }),
+    accept: mediaTypeOf(format),
+    varyAccept: true,
+  };
+}
+
+function acceptFor(format: string): string | undefined {
+  switch (format) {
+    case "avif":
+    case "webp":
+    case "jpeg":
+    case "png":
+    case "gif":
+      return mediaTypeOf(format);
+    default:
+      return undefined;
+  }
+}

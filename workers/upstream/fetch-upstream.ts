@@ -1,0 +1,106 @@
+/**
+ * Sending a request on: to the shield node that owns the key (rendezvous hashing), then
+ * the next in the key's order when a node fails; or, with no shields configured, to the
+ * request's origin.
+ *
+ * A node has failed when the connection fails, when its response headers do not arrive
+ * within `edge.shieldTimeoutMs`, or when it answers 5xx. Only GET and HEAD are retried
+ * (at most `edge.maxAttempts` nodes): another method may have had effects on the first
+ * node, and its body cannot be sent twice.
+ */
+import type { OriginConfig } from "../../core/config/index.ts";
+import { originTarget, rendezvousOrder } from "../../core/routing/index.ts";
+import type { EdgeRuntime } from "../config/runtime.ts";
+
+export interface UpstreamRequest {
+  readonly method: string;
+  /** Normalised path and query (without "?"). */
+  readonly path: string;
+  readonly query: string;
+  readonly headers: Headers;
+  readonly body?: ReadableStream | null | undefined;
+  /** The cache key: picks the shield node. */
+  readonly key: string;
+  readonly origin: OriginConfig;
+}
+
+export type UpstreamOutcome =
+  | {
+      readonly kind: "response";
+      readonly response: Response;
+      /** The base URL that answered, and how many were tried. */
+      readonly target: string;
+      readonly attempts: number;
+    }
+  | {
+      readonly kind: "failed";
+      readonly reason: "timeout" | "unreachable";
+      readonly attempts: number;
+    };
+
+/** The base URLs to try, in order. */
+export function upstreamTargets(rt: EdgeRuntime, req: UpstreamRequest): string[] {
+  if (rt.shields === null) return [req.origin.url];
+  const order = rendezvousOrder(rt.shields, req.key);
+  const retryable = req.method === "GET" || req.method === "HEAD";
+  return order.slice(0, retryable ? rt.edge.maxAttempts : 1);
+}
+
+class Timeout extends Error {}
+
+export async function fetchUpstream(
+  rt: EdgeRuntime,
+  req: UpstreamRequest,
+): Promise<UpstreamOutcome> {
+  const targets = upstreamTargets(rt, req);
+  let reason: "timeout" | "unreachable" = "unreachable";
+  for (let i = 0; i < targets.length; i++) {
+    const base = targets[i]!;
+    const last = i === targets.length - 1;
+    let response: Response;
+    try {
+      response = await fetchWithTimeout(
+        originTarget(base, req.path, req.query),
+        {
+          method: req.method,
+          headers: req.headers,
+          body: req.body ?? null,
+          // 3xx go to the client as they are; bytes as the shield sent them (a
+          // precompressed body is not decoded here and re-encoded by the runtime).
+          redirect: "manual",
+          encodeResponseBody: "manual",
+        },
+        rt.edge.shieldTimeoutMs,
+      );
+    } catch (error) {
+      reason = error instanceof Timeout ? "timeout" : "unreachable";
+      continue;
+    }
+    if (response.status >= 500 && !last) {
+      await response.body?.cancel();
+      continue;
+    }
+    return { kind: "response", response, target: base, attempts: i + 1 };
+  }
+  return { kind: "failed", reason, attempts: targets.length };
+}
+
+/**
+ * fetch with a deadline on the response headers only: AbortSignal.timeout would also cut
+ * a large body that is still streaming when it fires.
+ */
+async function fetchWithTimeout(url: string, init: RequestInit, ms: number): Promise<Response> {
+  const controller = new AbortController();
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    controller.abort();
+  }, ms);
+  try {
+    return await fetch(url, { ...init, signal: controller.signal });
+  } catch (error) {
+    throw timedOut ? new Timeout() : error;
+  } finally {
+    clearTimeout(timer);
+  }
+}
