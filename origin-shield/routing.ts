@@ -6,6 +6,7 @@
  * configured hosts, like Host does).
  */
 import type { OriginConfig } from "../core/config/index.ts";
+import { compileOrigins, type OriginRouter, routeOrigin } from "../core/routing/origins.ts";
 
 export interface Route {
   readonly origin: OriginConfig;
@@ -13,72 +14,23 @@ export interface Route {
   readonly base: string;
 }
 
-interface Candidate {
-  readonly route: Route;
-  readonly prefix: string;
-}
-
+/** Routing by host and path prefix, with the edge's rules (core/routing/origins.ts). */
 export class Router {
-  readonly #exact = new Map<string, Candidate[]>();
-  readonly #wildcards: { suffix: string; candidates: Candidate[] }[] = [];
-  /** Origins listing "*": any host nobody else names. */
-  readonly #fallback: Candidate[] = [];
+  readonly #router: OriginRouter;
+  readonly #routes = new Map<OriginConfig, Route>();
 
   constructor(origins: readonly OriginConfig[]) {
+    this.#router = compileOrigins(origins);
     for (const origin of origins) {
-      const base = origin.url.replace(/\/+$/, "");
-      const candidate: Candidate = { route: { origin, base }, prefix: origin.pathPrefix };
-      for (const host of origin.hosts) {
-        if (host === "*") {
-          this.#fallback.push(candidate);
-        } else if (host.startsWith("*.")) {
-          const suffix = host.slice(1); // ".example.com"
-          let w = this.#wildcards.find((x) => x.suffix === suffix);
-          if (w === undefined) {
-            w = { suffix, candidates: [] };
-            this.#wildcards.push(w);
-          }
-          w.candidates.push(candidate);
-        } else {
-          const list = this.#exact.get(host) ?? [];
-          list.push(candidate);
-          this.#exact.set(host, list);
-        }
-      }
+      this.#routes.set(origin, { origin, base: origin.url.replace(/\/+$/, "") });
     }
-    // Longest path prefix first, so "/api/" wins over "/" for the same host.
-    const byPrefix = (a: Candidate, b: Candidate) => b.prefix.length - a.prefix.length;
-    for (const list of this.#exact.values()) list.sort(byPrefix);
-    for (const w of this.#wildcards) w.candidates.sort(byPrefix);
-    this.#fallback.sort(byPrefix);
-    this.#wildcards.sort((a, b) => b.suffix.length - a.suffix.length);
   }
 
   /** The route for a lowercase hostname (no port) and a path, or null: nobody serves it. */
   route(hostname: string, path: string): Route | null {
-    const exact = this.#exact.get(hostname);
-    const hit = exact === undefined ? null : pick(exact, path);
-    if (hit !== null) return hit;
-    for (const w of this.#wildcards) {
-      if (hostname.length > w.suffix.length && hostname.endsWith(w.suffix)) {
-        const r = pick(w.candidates, path);
-        if (r !== null) return r;
-      }
-    }
-    return pick(this.#fallback, path);
+    const origin = routeOrigin(this.#router, hostname, path);
+    return origin === null ? null : (this.#routes.get(origin) ?? null);
   }
-}
-
-function pick(candidates: readonly Candidate[], path: string): Route | null {
-  for (const c of candidates) if (underPrefix(path, c.prefix)) return c.route;
-  return null;
-}
-
-/** "/api" serves "/api" and "/api/x" but not "/apix"; "/api/" serves "/api/x". */
-function underPrefix(path: string, prefix: string): boolean {
-  if (prefix === "/") return true;
-  if (!path.startsWith(prefix)) return false;
-  return prefix.endsWith("/") || path.length === prefix.length || path[prefix.length] === "/";
 }
 
 /**
