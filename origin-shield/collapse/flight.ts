@@ -192,16 +192,27 @@ async function runFill(
   // Only a storing fill, or one with a reader, has a reason to read the body.
   const maxBody = ctx.config.shield.origin.maxBodyBytes;
   let bytes = 0;
+  // With a declared length, the stored body is allocated once and each chunk is copied
+  // into it as it arrives; readers get views of that buffer. The socket's chunk is then
+  // garbage at once, and no second copy of the body is made at the end.
+  const target = storing && declared !== null ? Buffer.allocUnsafeSlow(declared) : null;
   try {
     for await (const chunk of res.body) {
+      const at = bytes;
       bytes += chunk.length;
       if (bytes > maxBody) throw new OriginError("too-large", `origin body over ${maxBody} bytes`);
+      if (declared !== null && bytes > declared) {
+        throw new OriginError("reset", `origin body longer than its ${declared} bytes`);
+      }
       if (storing && bytes > limit) {
         storing = false;
         leave(ctx, flight);
         flight.body.release();
       }
-      flight.body.push(chunk);
+      if (target !== null) {
+        chunk.copy(target, at);
+        flight.body.push(target.subarray(at, bytes));
+      } else flight.body.push(chunk);
       if (!storing && flight.body.readers === 0) {
         res.dispose();
         flight.body.fail(new OriginError("aborted", "no reader left"));
@@ -225,7 +236,7 @@ async function runFill(
   if (storing && plan.store) {
     const chunks = flight.body.chunks();
     if (chunks !== null) {
-      const body = concatExact(chunks, bytes);
+      const body = target ?? concatExact(chunks, bytes);
       ctx.store.store(toStoredObject(plan.meta, body, job.url, job.primary), job.request.headers);
     }
   }

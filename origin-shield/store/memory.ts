@@ -10,6 +10,7 @@
 import { LRUCache } from "lru-cache";
 import type { EntryMeta, HeaderReader } from "../../core/policy/index.ts";
 import { normaliseVaryValue } from "../../core/policy/index.ts";
+import { flatten } from "./object.ts";
 
 export interface StoredObject {
   readonly kind: "object";
@@ -53,9 +54,9 @@ function sizeOf(value: Value, key: string): number {
 
 export class MemoryTier {
   readonly #lru: LRUCache<string, Value>;
-  readonly #byUrl = new Map<string, Set<string>>();
-  readonly #byTag = new Map<string, Set<string>>();
-  readonly #variants = new Map<string, Set<string>>();
+  readonly #byUrl: Index = new Map();
+  readonly #byTag: Index = new Map();
+  readonly #variants: Index = new Map();
   readonly maxObjectBytes: number;
   readonly maxBytes: number;
 
@@ -93,7 +94,7 @@ export class MemoryTier {
 
   /** Responses stored under `primary` for other values of its Vary fields (RFC 9211 vary-miss). */
   hasVariants(primary: string): boolean {
-    return (this.#variants.get(primary)?.size ?? 0) > 0;
+    return this.#variants.has(primary);
   }
 
   /** Store a response; `requestHeaders` select its variant when it varies. */
@@ -143,16 +144,18 @@ export class MemoryTier {
 
   /** Every stored key for a normalised URL. */
   keysForUrl(url: string): string[] {
-    return [...(this.#byUrl.get(url) ?? [])];
+    return keysOf(this.#byUrl, url);
   }
 
   keysForTag(tag: string): string[] {
-    return [...(this.#byTag.get(tag) ?? [])];
+    return keysOf(this.#byTag, tag);
   }
 
   keysForPrefix(prefix: string): string[] {
     const out: string[] = [];
-    for (const [url, keys] of this.#byUrl) if (url.startsWith(prefix)) out.push(...keys);
+    for (const url of this.#byUrl.keys()) {
+      if (url.startsWith(prefix)) out.push(...keysOf(this.#byUrl, url));
+    }
     return out;
   }
 
@@ -166,20 +169,15 @@ export class MemoryTier {
   }
 
   #deleteVariants(primary: string): void {
-    const set = this.#variants.get(primary);
-    if (set === undefined) return;
+    const keys = keysOf(this.#variants, primary);
     this.#variants.delete(primary);
-    for (const k of set) this.#lru.delete(k);
+    for (const k of keys) this.#lru.delete(k);
   }
 
   #unindex(key: string, obj: StoredObject): void {
     remove(this.#byUrl, obj.url, key);
     for (const tag of obj.meta.tags) remove(this.#byTag, tag, key);
-    if (key !== obj.primary) {
-      const set = this.#variants.get(obj.primary);
-      set?.delete(key);
-      if (set?.size === 0) this.#variants.delete(obj.primary);
-    }
+    if (key !== obj.primary) remove(this.#variants, obj.primary, key);
   }
 }
 
@@ -190,22 +188,41 @@ export function secondaryKey(
   headers: HeaderReader,
 ): string {
   const values = fields.map((f) => normaliseVaryValue(f, headers.get(f)));
-  return `${primary}\n${JSON.stringify(values)}`;
+  return flatten(`${primary}\n${JSON.stringify(values)}`);
 }
 
 function sameFields(a: readonly string[], b: readonly string[]): boolean {
   return a.length === b.length && a.every((f, i) => f === b[i]);
 }
 
-function add(index: Map<string, Set<string>>, name: string, key: string): void {
-  const set = index.get(name);
-  if (set === undefined) index.set(name, new Set([key]));
-  else set.add(key);
+/**
+ * Side indexes map a name to one key, or to a Set when several share it: almost every URL
+ * has exactly one stored response, and a Set per entry would cost more than the entry's
+ * own headers.
+ */
+type Index = Map<string, string | Set<string>>;
+
+function add(index: Index, name: string, key: string): void {
+  const v = index.get(name);
+  if (v === undefined || v === key) index.set(name, key);
+  else if (typeof v === "string") index.set(name, new Set([v, key]));
+  else v.add(key);
 }
 
-function remove(index: Map<string, Set<string>>, name: string, key: string): void {
-  const set = index.get(name);
-  if (set === undefined) return;
-  set.delete(key);
-  if (set.size === 0) index.delete(name);
+function remove(index: Index, name: string, key: string): void {
+  const v = index.get(name);
+  if (v === undefined) return;
+  if (typeof v === "string") {
+    if (v === key) index.delete(name);
+    return;
+  }
+  v.delete(key);
+  if (v.size === 1) index.set(name, v.values().next().value as string);
+  else if (v.size === 0) index.delete(name);
+}
+
+function keysOf(index: Index, name: string): string[] {
+  const v = index.get(name);
+  if (v === undefined) return [];
+  return typeof v === "string" ? [v] : [...v];
 }
