@@ -29,6 +29,10 @@ export interface UrlParts {
 const SERIALISED =
   /^https?:\/\/[a-z0-9-]+(?:\.[a-z0-9-]+)*(?::[0-9]{1,5})?\/[A-Za-z0-9\-._~!$&()*+,;=:@/%']*(?:\?[A-Za-z0-9\-._~!$&()*+,;=:@/%?]*)?$/;
 
+/** Four decimal octets 0-255 without leading zeros: how the parser serialises an IPv4 host. */
+const CANONICAL_IPV4 =
+  /^(?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])$/;
+
 /** Every "%" starts a valid escape (the parser leaves a stray "%" alone; we let it decide). */
 function escapesValid(s: string): boolean {
   for (let i = s.indexOf("%"); i !== -1; i = s.indexOf("%", i + 1)) {
@@ -49,10 +53,11 @@ export function splitSerialisedUrl(s: string): UrlParts | null {
   const host = s.slice(hostStart, pathStart);
   const colon = host.indexOf(":");
   const hostname = colon === -1 ? host : host.slice(0, colon);
-  // A last label that starts with a digit makes the parser try IPv4 ("127.1", "0x7f"),
-  // and "xn--" labels go through IDNA: leave both to it.
+  // A last label that starts with a digit makes the parser try IPv4 ("127.1", "0x7f"):
+  // only the canonical dotted-decimal form is already serialised; "xn--" labels go
+  // through IDNA. Leave everything else to the parser.
   const first = hostname.charCodeAt(hostname.lastIndexOf(".") + 1);
-  if (first >= 0x30 && first <= 0x39) return null;
+  if (first >= 0x30 && first <= 0x39 && !CANONICAL_IPV4.test(hostname)) return null;
   if (hostname.includes("xn--")) return null;
   if (colon !== -1) {
     const port = host.slice(colon + 1);

@@ -46,7 +46,24 @@ const tail = fc.array(piece, { maxLength: 20 }).map((p) => p.join(""));
 export const trickyUrl = fc
   .tuple(
     fc.constantFrom("http://", "https://", "HTTP://"),
-    fc.constantFrom("e.com", "a.b-c.org", "x", "e.com:8080", "e.com:80", "1.2.3.4", "E.com"),
+    fc.constantFrom(
+      "e.com",
+      "a.b-c.org",
+      "x",
+      "e.com:8080",
+      "e.com:80",
+      "1.2.3.4",
+      "E.com",
+      "127.0.0.1:8080",
+      "0.0.0.0",
+      "255.255.255.255",
+      "256.1.1.1",
+      "1.2.3.04",
+      "01.2.3.4",
+      "1.2.3",
+      "1.2.3.4:80",
+      "1.2.3.4.5",
+    ),
     tail,
   )
   .map(([s, h, t]) => `${s}${h}${t.startsWith("/") ? t : `/${t}`}`);

@@ -11,6 +11,8 @@ describe("splitSerialisedUrl: the fast path around new URL()", () => {
     "https://e.com/it's;v=1/@:$!*(),",
     "http://e.com/?",
     "http://e.com//double//slashes",
+    "http://127.0.0.1:8080/a?b=1",
+    "http://10.250.199.0/",
   ])("splits %s exactly as the WHATWG parser does", (s) => {
     expect(splitSerialisedUrl(s)).toEqual(viaParser(s));
   });
@@ -25,6 +27,9 @@ describe("splitSerialisedUrl: the fast path around new URL()", () => {
     ["no path", "https://e.com"],
     ["userinfo", "https://u:p@e.com/"],
     ["IPv4 shorthand", "http://127.1/"],
+    ["IPv4 with a leading zero", "http://127.0.0.01/"],
+    ["IPv4 octet over 255", "http://1.2.3.256/"],
+    ["IPv4 in hex", "http://0x7f.0.0.1/"],
     ["numeric last label", "http://a.0x10/"],
     ["punycode label", "https://xn--nxasmq6b.com/"],
     ["fragment", "https://e.com/a#top"],
