@@ -1,7 +1,8 @@
 /**
  * Prometheus metrics (prom-client), one registry per shield so that several shields in
- * one process (tests) never mix their counts. Children for fixed label values are bound
- * once: an increment on the hit path is then a field update, not a label lookup.
+ * one process (tests) never mix their counts. The two counters every request touches
+ * (requests by outcome, bytes served) add to plain numbers that a scrape flushes into
+ * prom-client, which keeps label hashing and validation off the hit path.
  */
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 
@@ -33,26 +34,31 @@ const OUTCOMES: readonly Outcome[] = [
 
 export class ShieldMetrics {
   readonly registry = new Registry();
-  readonly #requests: Record<Outcome, Counter.Internal>;
+  /** Counts since the last scrape: the hit path adds to plain numbers, a scrape flushes. */
+  readonly #pending = new Map<Outcome, number>(OUTCOMES.map((o) => [o, 0]));
+  #pendingBytes = 0;
   readonly originRequests: Counter<"origin" | "kind">;
   readonly originErrors: Counter<"kind">;
   readonly collapsed: Counter;
-  readonly bytesServed: Counter;
+
   readonly evictions: Counter<"tier">;
   readonly originLatency: Histogram<"origin">;
 
   constructor(tierStats: () => { bytes: number; entries: number }) {
     const registers = [this.registry];
-    const requests = new Counter({
+    const pending = this.#pending;
+    new Counter({
       name: "shield_requests_total",
       help: "Requests answered, by outcome.",
       labelNames: ["outcome"],
       registers,
+      collect() {
+        for (const [outcome, n] of pending) {
+          this.inc({ outcome }, n);
+          pending.set(outcome, 0);
+        }
+      },
     });
-    this.#requests = Object.fromEntries(OUTCOMES.map((o) => [o, requests.labels(o)])) as Record<
-      Outcome,
-      Counter.Internal
-    >;
     this.originRequests = new Counter({
       name: "shield_origin_requests_total",
       help: "Requests sent to origins, by origin and kind (fill, revalidate, pass).",
@@ -70,10 +76,15 @@ export class ShieldMetrics {
       help: "Requests that waited on another request's origin fetch instead of making their own.",
       registers,
     });
-    this.bytesServed = new Counter({
+    const self = this;
+    new Counter({
       name: "shield_bytes_served_total",
       help: "Body bytes sent to clients.",
       registers,
+      collect() {
+        this.inc(self.#pendingBytes);
+        self.#pendingBytes = 0;
+      },
     });
     this.evictions = new Counter({
       name: "shield_tier_evictions_total",
@@ -109,6 +120,10 @@ export class ShieldMetrics {
   }
 
   request(outcome: Outcome): void {
-    this.#requests[outcome].inc();
+    this.#pending.set(outcome, (this.#pending.get(outcome) ?? 0) + 1);
+  }
+
+  served(bytes: number): void {
+    this.#pendingBytes += bytes;
   }
 }

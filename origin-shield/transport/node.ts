@@ -39,7 +39,7 @@ export function nodeListener(ctx: ShieldContext, admin: NodeListener): NodeListe
     }
     const done = (r: ShieldResponse, bytes: number, ok: boolean) => {
       ctx.metrics.request(r.outcome);
-      ctx.metrics.bytesServed.inc(bytes);
+      ctx.metrics.served(bytes);
       if (logInfo) {
         ctx.log.info({
           method,
