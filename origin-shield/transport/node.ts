@@ -8,12 +8,14 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { ShieldContext } from "../context.ts";
 import { handle, type ShieldRequest } from "../handler.ts";
+import { accessLog } from "../observe/access-log.ts";
 import { type BodyStream, errorResponse, type ShieldResponse } from "../respond.ts";
 
 export type NodeListener = (req: IncomingMessage, res: ServerResponse) => void;
 
 export function nodeListener(ctx: ShieldContext, admin: NodeListener): NodeListener {
-  const logInfo = ctx.log.isLevelEnabled("info");
+  const log = accessLog(ctx.log);
+  const logInfo = log !== null;
   return (req, res) => {
     const target = req.url ?? "/";
     if (target.startsWith("/__shield/")) {
@@ -40,16 +42,9 @@ export function nodeListener(ctx: ShieldContext, admin: NodeListener): NodeListe
     const done = (r: ShieldResponse, bytes: number, ok: boolean) => {
       ctx.metrics.request(r.outcome);
       ctx.metrics.served(bytes);
-      if (logInfo) {
-        ctx.log.info({
-          method,
-          url: target,
-          status: r.status,
-          outcome: r.outcome,
-          bytes,
-          ms: Math.round((performance.now() - start) * 10) / 10,
-          complete: ok,
-        });
+      if (log !== null) {
+        const ms = Math.round((performance.now() - start) * 10) / 10;
+        log(method, target, r.status, r.outcome, bytes, ms, ok);
       }
     };
     if (result instanceof Promise) {
