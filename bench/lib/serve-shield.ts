@@ -4,27 +4,21 @@
  *
  *   node --import tsx bench/lib/serve-shield.ts '<config JSON>' [silent|info] [memory]
  *
- * `info` logs every request with pino at info into /dev/null (asynchronously), as the
+ * `info` logs every request with the CLI's logger (createLogger) into /dev/null, as the
  * CLI does by default. `memory` adds GET /__bench/memory (process.memoryUsage(), after
  * full GCs with ?gc=1 when Node runs with --expose-gc); without it the listener is served
  * unwrapped. Prints `READY <port>`; exits when stdin closes.
  */
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
-import { pino } from "pino";
 import { type CdnConfigInput, parseConfig } from "../../core/config/index.ts";
 import { createShield } from "../../origin-shield/app.ts";
+import { createLogger } from "../../origin-shield/observe/log.ts";
 import { exitWithParent } from "./proc.ts";
 
 const [json = "", level = "silent", extra = ""] = process.argv.slice(2);
 const config = parseConfig(JSON.parse(json) as CdnConfigInput);
-const logger =
-  level === "info"
-    ? pino(
-        { level: "info", name: config.shield.name, base: undefined },
-        pino.destination({ dest: "/dev/null", sync: false }),
-      )
-    : undefined;
+const logger = level === "info" ? createLogger("info", config.shield.name, "/dev/null") : undefined;
 const shield = createShield({ config, logger });
 const gc = (globalThis as { gc?: () => void }).gc;
 
