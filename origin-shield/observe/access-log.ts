@@ -1,8 +1,12 @@
 /**
  * The per-request log line, in pino's JSON format and written to the logger's own
- * destination, but formatted here with one template string: going through `log.info()`
- * (a bindings merge, a serialiser pass per key) cost about 5 µs per request, half the
- * cost of serving a hit. Fields: method, url, status, outcome, bytes, ms, complete.
+ * destination, but formatted here with one template string and written in batches:
+ * through `log.info()` (a bindings merge, a serialiser pass per key) a line cost about
+ * 5 µs, and even a bare write to pino's asynchronous destination about 1.5 µs, against
+ * about 10 µs for serving a whole hit. Lines finished in one turn of the event loop are
+ * handed over together at its end (under load, tens of requests finish per turn; when
+ * idle, a line goes out at once), or as soon as BATCH bytes wait, and at exit.
+ * Fields: method, url, status, outcome, bytes, ms, complete.
  */
 import { type Logger, symbols } from "pino";
 import type { Outcome } from "./metrics.ts";
@@ -19,7 +23,14 @@ export type AccessLog = (
 
 interface Destination {
   write(line: string): unknown;
+  flushSync?: () => void;
 }
+
+const BATCH = 16 * 1024;
+
+/** Flushers of every live access log, run once at exit. */
+const atExit = new Set<() => void>();
+let exitHook = false;
 
 /** The writer for `log`, or null when info is not enabled. */
 export function accessLog(log: Logger): AccessLog | null {
@@ -32,9 +43,30 @@ export function accessLog(log: Logger): AccessLog | null {
     return (method, url, status, outcome, bytes, ms, complete) =>
       log.info({ method, url, status, outcome, bytes, ms, complete });
   }
+  let pending = "";
+  const flush = () => {
+    if (pending === "") return;
+    const out = pending;
+    pending = "";
+    stream.write(out);
+  };
+  atExit.add(() => {
+    flush();
+    try {
+      stream.flushSync?.();
+    } catch {
+      // the destination was never opened or is closed: nothing more can be written
+    }
+  });
+  if (!exitHook) {
+    exitHook = true;
+    process.once("exit", () => {
+      for (const f of atExit) f();
+    });
+  }
   return (method, url, status, outcome, bytes, ms, complete) => {
-    stream.write(
-      `{"level":${level},"time":${Date.now()}${chindings},"method":${JSON.stringify(method)},"url":${JSON.stringify(url)},"status":${status},"outcome":"${outcome}","bytes":${bytes},"ms":${ms},"complete":${complete}}\n`,
-    );
+    if (pending === "") setImmediate(flush);
+    pending += `{"level":${level},"time":${Date.now()}${chindings},"method":${JSON.stringify(method)},"url":${JSON.stringify(url)},"status":${status},"outcome":"${outcome}","bytes":${bytes},"ms":${ms},"complete":${complete}}\n`;
+    if (pending.length >= BATCH) flush();
   };
 }
