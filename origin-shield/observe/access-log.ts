@@ -3,9 +3,10 @@
  * destination, but formatted here with one template string and written in batches:
  * through `log.info()` (a bindings merge, a serialiser pass per key) a line cost about
  * 5 µs, and even a bare write to pino's asynchronous destination about 1.5 µs, against
- * about 10 µs for serving a whole hit. Lines finished in one turn of the event loop are
- * handed over together at its end (under load, tens of requests finish per turn; when
- * idle, a line goes out at once), or as soon as BATCH bytes wait, and at exit.
+ * about 10 µs for serving a whole hit, and each write(2) it leads to costs a thread-pool
+ * round trip. Lines are handed over as soon as BATCH bytes wait (about 50 lines), at
+ * most FLUSH_MS after the first of them (as nginx's `access_log … buffer= flush=`), and
+ * at exit.
  * Fields: method, url, status, outcome, bytes, ms, complete.
  */
 import { type Logger, symbols } from "pino";
@@ -27,6 +28,7 @@ interface Destination {
 }
 
 const BATCH = 16 * 1024;
+const FLUSH_MS = 100;
 
 /** Flushers of every live access log, run once at exit. */
 const atExit = new Set<() => void>();
@@ -65,7 +67,7 @@ export function accessLog(log: Logger): AccessLog | null {
     });
   }
   return (method, url, status, outcome, bytes, ms, complete) => {
-    if (pending === "") setImmediate(flush);
+    if (pending === "") setTimeout(flush, FLUSH_MS).unref();
     pending += `{"level":${level},"time":${Date.now()}${chindings},"method":${JSON.stringify(method)},"url":${JSON.stringify(url)},"status":${status},"outcome":"${outcome}","bytes":${bytes},"ms":${ms},"complete":${complete}}\n`;
     if (pending.length >= BATCH) flush();
   };
