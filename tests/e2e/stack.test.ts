@@ -1,0 +1,193 @@
+/**
+ * End to end, as users run it: the real Worker under `wrangler dev` (workerd), a real
+ * shield process (the bundle `npm run shield` runs), and a loopback origin that counts
+ * requests. Checks that Cache-Status shows both tiers, that a second request is an edge
+ * hit, and that image variants negotiated at the edge are never cross-served.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { buildNode } from "../../scripts/build-node.mjs";
+import { startOrigin, type TestOrigin } from "../helpers/origin.ts";
+
+const ROOT = join(import.meta.dirname, "..", "..");
+const HOST = "127.0.0.1";
+
+let origin: TestOrigin;
+let shield: ChildProcess | undefined;
+let edge: ChildProcess | undefined;
+let edgeUrl = "";
+let state = "";
+const output: string[] = [];
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once("error", reject);
+    s.listen(0, HOST, () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+function launch(name: string, command: string, args: string[]): ChildProcess {
+  const child = spawn(command, args, {
+    cwd: ROOT,
+    env: { ...process.env, WRANGLER_SEND_METRICS: "false", NO_COLOR: "1" },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const keep = (d: Buffer) => {
+    output.push(
+      ...d
+        .toString()
+        .split("\n")
+        .map((l) => `[${name}] ${l}`),
+    );
+    if (output.length > 200) output.splice(0, output.length - 200);
+  };
+  child.stdout?.on("data", keep);
+  child.stderr?.on("data", keep);
+  return child;
+}
+
+async function ready(url: string, child: ChildProcess, name: string, ms: number): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) break;
+    try {
+      const res = await fetch(url);
+      if (res.ok) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`${name} did not become ready at ${url}:\n${output.slice(-40).join("\n")}`);
+}
+
+async function stop(child: ChildProcess | undefined): Promise<void> {
+  if (child === undefined || child.exitCode !== null) return;
+  const exited = new Promise<void>((r) => child.once("exit", () => r()));
+  child.kill("SIGTERM");
+  const timer = setTimeout(() => child.kill("SIGKILL"), 5_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+const FORMATS = { avif: "image/avif", webp: "image/webp", jpeg: "image/jpeg" } as const;
+
+beforeAll(async () => {
+  origin = await startOrigin((req, res) => {
+    const url = req.url ?? "/";
+    if (url.startsWith("/images/")) {
+      const accept = req.headers.accept ?? "";
+      const format = accept.includes("image/avif")
+        ? "avif"
+        : accept.includes("image/webp")
+          ? "webp"
+          : "jpeg";
+      res.writeHead(200, {
+        "content-type": FORMATS[format],
+        "cache-control": "public, max-age=300",
+        vary: "Accept",
+      });
+      res.end(`${format} bytes of ${url}`);
+      return;
+    }
+    res.writeHead(200, { "content-type": "text/html", "cache-control": "public, max-age=300" });
+    res.end(`<p>page ${url}</p>`);
+  });
+  const [shieldPort, edgePort] = [await freePort(), await freePort()];
+  const bundle = await buildNode("origin-shield/main.ts", "dist/e2e/shield.mjs");
+  shield = launch("shield", process.execPath, [
+    bundle,
+    "--origin",
+    origin.url,
+    "--port",
+    String(shieldPort),
+    "--log-level",
+    "warn",
+  ]);
+  await ready(`http://${HOST}:${shieldPort}/__shield/health`, shield, "shield", 20_000);
+
+  state = mkdtempSync(join(tmpdir(), "edge-e2e-"));
+  const config = { origins: [{ name: "e2e", url: origin.url, hosts: [HOST, "localhost"] }] };
+  edge = launch("edge", join(ROOT, "node_modules", ".bin", "wrangler"), [
+    "dev",
+    "--ip",
+    HOST,
+    "--port",
+    String(edgePort),
+    "--persist-to",
+    state,
+    "--var",
+    `SHIELD_NODES:http://${HOST}:${shieldPort}`,
+    "--var",
+    `CDN_CONFIG:${JSON.stringify(config)}`,
+  ]);
+  edgeUrl = `http://${HOST}:${edgePort}`;
+  await ready(`${edgeUrl}/__edge/health`, edge, "wrangler dev", 60_000);
+}, 90_000);
+
+afterAll(async () => {
+  await Promise.all([stop(edge), stop(shield)]);
+  await origin?.close();
+  if (state !== "") rmSync(state, { recursive: true, force: true });
+}, 20_000);
+
+describe("edge → shield → origin, as real processes", () => {
+  it("a miss shows both tiers in Cache-Status, and the second request is an edge hit", async () => {
+    const first = await fetch(`${edgeUrl}/page?utm_source=mail`);
+    expect(first.status).toBe(200);
+    expect(await first.text()).toBe("<p>page /page</p>");
+    const miss = first.headers.get("cache-status") ?? "";
+    // Origin side first (RFC 9211): the shield's member, then the edge's.
+    expect(miss).toMatch(/^shield; fwd=uri-miss; fwd-status=200; stored, edge; fwd=uri-miss/);
+    expect(miss).toContain("edge; fwd=uri-miss; fwd-status=200; stored");
+
+    const second = await fetch(`${edgeUrl}/page`);
+    expect(await second.text()).toBe("<p>page /page</p>");
+    expect(second.headers.get("cache-status")).toMatch(/edge; hit; ttl=\d+$/);
+    // The tracking parameter never reached the origin, and it was asked once.
+    expect(origin.requests.filter((r) => r.url.startsWith("/page"))).toHaveLength(1);
+    expect(origin.requests[0]?.url).toBe("/page");
+  });
+
+  it("serves AVIF, WebP and the original to the clients that accept each, never crossed", async () => {
+    const ask = async (accept: string | null) => {
+      const headers: Record<string, string> = accept === null ? {} : { accept };
+      const res = await fetch(`${edgeUrl}/images/hero.jpg`, { headers });
+      return {
+        type: res.headers.get("content-type"),
+        vary: res.headers.get("vary") ?? "",
+        status: res.headers.get("cache-status") ?? "",
+        body: await res.text(),
+      };
+    };
+    const avifClient = "image/avif,image/webp,image/*,*/*;q=0.8";
+    const webpClient = "image/webp,*/*";
+    for (let round = 0; round < 2; round++) {
+      const avif = await ask(avifClient);
+      const webp = await ask(webpClient);
+      const plain = await ask(null);
+      expect([avif.type, webp.type, plain.type]).toEqual([
+        "image/avif",
+        "image/webp",
+        "image/jpeg",
+      ]);
+      expect(avif.body).toBe("avif bytes of /images/hero.jpg");
+      expect(webp.body).toBe("webp bytes of /images/hero.jpg");
+      expect(plain.body).toBe("jpeg bytes of /images/hero.jpg");
+      for (const r of [avif, webp, plain]) {
+        expect(r.vary.toLowerCase()).toContain("accept");
+        expect(r.status).toMatch(round === 0 ? /^shield; .*, edge; fwd=uri-miss/ : /edge; hit/);
+      }
+    }
+    // One origin request per variant.
+    expect(origin.requests.filter((r) => r.url.startsWith("/images/"))).toHaveLength(3);
+  });
+});
