@@ -15,6 +15,7 @@ import { dirname, join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { buildNode } from "./build-node.mjs";
 
 /** The Worker var naming its shield nodes (comma-separated base URLs). */
 export const SHIELD_NODES_VAR = "SHIELD_NODES";
@@ -25,6 +26,8 @@ export const DEFAULT_PORTS = Object.freeze({ origin: 9000, shield: 8080, edge: 8
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const CONFIG_FILE = "examples/shield.config.json";
+/** Where main() builds the shield (relative to the repository root). */
+const SHIELD_BUNDLE = "dist/origin-shield/main.mjs";
 /** The origin URL written in CONFIG_FILE; rewritten when --origin-port differs. */
 const CONFIG_ORIGIN_URL = `http://${HOST}:${DEFAULT_PORTS.origin}`;
 /** Lines of each process's output kept to explain a failure. */
@@ -153,10 +156,10 @@ export function stackPlan(ports, config) {
   const origin = `http://${HOST}:${ports.origin}`;
   const shield = `http://${HOST}:${ports.shield}`;
   const edge = `http://${HOST}:${ports.edge}`;
+  // The shield runs as `npm run shield` runs it: the bundle main() builds first (see
+  // build-node.mjs), with the demo config, which names the origin and its hosts.
   const shieldArgs = [
-    "origin-shield/main.ts",
-    "--origin",
-    origin,
+    SHIELD_BUNDLE,
     "--port",
     String(ports.shield),
     "--host",
@@ -176,7 +179,7 @@ export function stackPlan(ports, config) {
     },
     {
       name: "shield",
-      command: bin("tsx"),
+      command: process.execPath,
       args: shieldArgs,
       url: shield,
       readyUrl: `${shield}/__shield/health`,
@@ -248,7 +251,7 @@ function describeFetchError(err) {
 
 /**
  * Starts the processes, each in its own process group, so that stopping one also stops
- * what it started (tsx's node child, wrangler's workerd). Their output is prefixed with
+ * what it started (the demo origin's tsx node child, wrangler's workerd). Their output is prefixed with
  * their name.
  *
  * - `ready` resolves once every readyUrl answered 2xx; it rejects with a StackError naming
@@ -533,6 +536,12 @@ async function main(argv) {
     return 1;
   }
 
+  try {
+    await buildNode("origin-shield/main.ts", SHIELD_BUNDLE);
+  } catch (err) {
+    console.error(`npm start: cannot build the shield: ${err.message}`);
+    return 1;
+  }
   const config = stackConfig(`http://${HOST}:${ports.origin}`);
   process.on("exit", () => config.cleanup());
   const color = process.stdout.isTTY === true && !process.env.NO_COLOR;
