@@ -3,7 +3,7 @@
  * lowercase names; repeated fields joined, Set-Cookie an array). The Hono path converts a
  * web `Headers` into the same shape, so one engine serves both.
  */
-import type { HeaderPairs, HeaderReader } from "../../core/policy/index.ts";
+import { type HeaderPairs, type HeaderReader, pairsReader } from "../../core/policy/index.ts";
 
 export type NodeHeaders = Record<string, string | string[] | undefined>;
 
@@ -39,15 +39,5 @@ export function nodeHeaderPairs(h: NodeHeaders): HeaderPairs {
 
 /** Pairs as a HeaderReader that can also be iterated (core's HeaderSource). */
 export function pairsSource(pairs: HeaderPairs): HeaderReader & Iterable<[string, string]> {
-  return {
-    get(name: string): string | null {
-      const lower = name.toLowerCase();
-      let found: string | null = null;
-      for (const [n, v] of pairs) {
-        if (n === lower) found = found === null ? v : `${found}, ${v}`;
-      }
-      return found;
-    },
-    [Symbol.iterator]: () => pairs[Symbol.iterator](),
-  };
+  return Object.assign(pairsReader(pairs), { [Symbol.iterator]: () => pairs[Symbol.iterator]() });
 }

@@ -7,6 +7,7 @@ import { Readable } from "node:stream";
 import { Agent, type Dispatcher } from "undici";
 import type { ShieldConfig } from "../../core/config/index.ts";
 import type { HeaderPairs } from "../../core/policy/index.ts";
+import { nodeHeaderPairs } from "../http/headers.ts";
 
 export type OriginFailure = "timeout" | "connect" | "reset" | "too-large" | "aborted";
 
@@ -74,7 +75,7 @@ export class OriginClient {
     const body = res.body;
     return {
       status: res.statusCode,
-      headers: toPairs(res.headers),
+      headers: nodeHeaderPairs(res.headers),
       body: mapErrors(body),
       // undici's body emits RequestAbortedError when destroyed before its end; a body no
       // one iterates (a 304, a HEAD) has no 'error' listener, and that error would be
@@ -105,17 +106,6 @@ async function* mapErrors(body: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
   } catch (err) {
     throw classify(err);
   }
-}
-
-function toPairs(headers: Record<string, string | string[] | undefined>): HeaderPairs {
-  const out: HeaderPairs = [];
-  for (const name in headers) {
-    const v = headers[name];
-    if (v === undefined) continue;
-    if (typeof v === "string") out.push([name, v]);
-    else for (const one of v) out.push([name, one]);
-  }
-  return out;
 }
 
 export function classify(err: unknown): OriginError {
