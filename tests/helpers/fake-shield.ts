@@ -41,10 +41,14 @@ export interface Scripted {
 }
 
 export interface Logged {
+  /** Arrival order across every fake node of this process (they share one counter). */
+  readonly seq: number;
   readonly method: string;
   readonly url: string;
   readonly headers: Record<string, string>;
 }
+
+let arrivals = 0;
 
 interface Script {
   readonly responses: readonly Scripted[];
@@ -95,6 +99,7 @@ export function fakeShield(name: string): Server {
   async function serve(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
     await readBody(req);
     const entry: Logged = {
+      seq: ++arrivals,
       method: req.method ?? "",
       url: req.url ?? "",
       headers: flatHeaders(req),

@@ -31,6 +31,8 @@ export interface Scripted {
 }
 
 export interface Logged {
+  /** Arrival order across all fake nodes (tests/helpers/fake-shield.ts). */
+  readonly seq: number;
   readonly method: string;
   readonly url: string;
   readonly headers: Record<string, string>;
@@ -60,7 +62,10 @@ export async function received(node: string, path: string): Promise<Logged[]> {
 
 /** Requests for `path` that reached any fake node. */
 export async function receivedAll(path: string): Promise<Logged[]> {
-  return (await Promise.all(SHIELDS.map((n) => received(n, path)))).flat();
+  // Requests for one path may reach different nodes (a POST's key is not the GET's):
+  // merged in the order they arrived.
+  const all = (await Promise.all(SHIELDS.map((n) => received(n, path)))).flat();
+  return all.sort((a, b) => a.seq - b.seq);
 }
 
 /** A config document with the test origin, shields and anything else given. */
