@@ -66,7 +66,17 @@ function write(
     done(r, 0, false);
     return;
   }
-  res.writeHead(r.status, r.headers);
+  try {
+    res.writeHead(r.status, r.headers);
+  } catch (err) {
+    // A field value Node refuses to send (an origin's stray control character): the
+    // client gets a 502 rather than a crash or a half-written head.
+    if (r.body !== null && !Buffer.isBuffer(r.body)) r.body.close();
+    res.writeHead(502, { "content-type": "application/json", "cache-control": "no-store" });
+    res.end(`${JSON.stringify({ error: "bad_origin_header", message: String(err) })}\n`);
+    done(r, 0, false);
+    return;
+  }
   const body = r.body;
   if (body === null) {
     res.end();
