@@ -14,7 +14,7 @@ import {
   staleOnErrorMember,
   varyMatches,
 } from "../core/policy/index.ts";
-import { type FillJob, type Flight, startFlight } from "./collapse/flight.ts";
+import { type FillJob, startFlight } from "./collapse/flight.ts";
 import type { ShieldContext } from "./context.ts";
 import type { ShieldRequest } from "./handler.ts";
 import type { OriginError } from "./origin/client.ts";
@@ -71,7 +71,7 @@ export async function awaitFlight(
 
   if (head.kind === "error") {
     stream?.close();
-    return failed(ctx, req, f, head.error, undefined) ?? originError(ctx, f, head.error, follower);
+    return failed(ctx, req, f, undefined) ?? originError(ctx, f, head.error, follower);
   }
   if (head.kind === "refreshed") {
     stream?.close();
@@ -86,7 +86,7 @@ export async function awaitFlight(
     return fromStored(request, head.obj, age, member, outcome);
   }
   if (head.status >= 500) {
-    const stale = failed(ctx, req, f, undefined, head.status);
+    const stale = failed(ctx, req, f, head.status);
     if (stale !== null) {
       stream?.close();
       return stale;
@@ -129,12 +129,14 @@ function ownFetch(
   return awaitFlight(ctx, req, own, f);
 }
 
-/** The stale copy when the origin failed and the entry allows it, else null. */
+/**
+ * The stale copy when the origin failed (`status`: the 5xx it sent; undefined when it
+ * could not be reached) and the entry allows it (RFC 5861 §4), else null.
+ */
 function failed(
   ctx: ShieldContext,
   req: ShieldRequest,
   f: FetchContext,
-  _error: OriginError | undefined,
   status: number | undefined,
 ): ShieldResponse | null {
   const entry = f.entry;
@@ -175,5 +177,3 @@ function headerOf(req: ShieldRequest, name: string): string | null {
   if (v === undefined) return null;
   return typeof v === "string" ? v : v.join(", ");
 }
-
-export type { Flight };

@@ -7,7 +7,6 @@
  */
 import type { HeaderPairs, RequestLike, StoragePlan } from "../../core/policy/index.ts";
 import {
-  isNotModified,
   notModifiedSelects,
   planStorage,
   refreshFromNotModified,
@@ -291,6 +290,3 @@ function concatExact(chunks: readonly Buffer[], total: number): Buffer {
   }
   return out;
 }
-
-/** Re-exported for the handler: a conditional client request answered from a new response. */
-export { isNotModified };
