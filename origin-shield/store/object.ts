@@ -7,11 +7,12 @@ import type { EntryMeta } from "../../core/policy/index.ts";
 import type { StoredObject } from "./memory.ts";
 
 export function toStoredObject(
-  meta: EntryMeta,
+  stored: EntryMeta,
   body: Buffer,
   url: string,
   primary: string,
 ): StoredObject {
+  const meta: EntryMeta = { ...stored, headers: stored.headers.map(internPair) };
   const flat: string[] = [];
   let upstream: string | null = null;
   let acceptRanges = false;
@@ -48,4 +49,35 @@ export function toStoredObject(
 export function flatten(s: string): string {
   Number(s);
   return s;
+}
+
+/**
+ * Header names, and the values of fields that take few distinct values, shared between
+ * entries instead of held once per entry: with 100,000 small entries these strings were
+ * a good part of what an entry costs. Bounded, so odd origins cannot grow it for ever.
+ */
+const interned = new Map<string, string>();
+const MAX_INTERNED = 10_000;
+const FEW_VALUES: ReadonlySet<string> = new Set([
+  "accept-ranges",
+  "access-control-allow-origin",
+  "cache-control",
+  "cdn-cache-control",
+  "content-encoding",
+  "content-type",
+  "server",
+  "vary",
+  "x-content-type-options",
+]);
+
+function intern(s: string): string {
+  const known = interned.get(s);
+  if (known !== undefined) return known;
+  if (interned.size < MAX_INTERNED) interned.set(s, flatten(s));
+  return s;
+}
+
+function internPair([name, value]: [string, string]): [string, string] {
+  const n = intern(name);
+  return [n, FEW_VALUES.has(n) ? intern(value) : value];
 }
