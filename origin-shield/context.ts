@@ -7,11 +7,11 @@ import type { Logger } from "pino";
 import type { CdnConfig } from "../core/config/index.ts";
 import type { PolicyOptions } from "../core/policy/index.ts";
 import { policyOptions } from "../core/policy/index.ts";
+import { compileOrigins, type OriginRouter } from "../core/routing/index.ts";
 import { type CompiledRules, compileRules } from "../core/rules/index.ts";
 import type { Flight } from "./collapse/flight.ts";
 import type { ShieldMetrics } from "./observe/metrics.ts";
 import { OriginClient } from "./origin/client.ts";
-import { Router } from "./routing.ts";
 import type { MemoryTier } from "./store/memory.ts";
 
 export interface ShieldContext {
@@ -19,7 +19,7 @@ export interface ShieldContext {
   readonly name: string;
   readonly options: PolicyOptions;
   readonly rules: CompiledRules;
-  readonly router: Router;
+  readonly router: OriginRouter;
   readonly store: MemoryTier;
   readonly origin: OriginClient;
   readonly metrics: ShieldMetrics;
@@ -42,7 +42,7 @@ export function buildContext(
     name: config.shield.name,
     options: policyOptions(config.cache),
     rules: compileRules(config.rules),
-    router: new Router(config.origins),
+    router: compileOrigins(config.origins),
     origin: new OriginClient(config.shield.origin),
     flights: new Map(),
     uncacheable: new Map(),

@@ -7,6 +7,8 @@
  *     fresh: hit · stale-while-revalidate: hit + one background revalidation ·
  *     revalidate / miss: join or start the key's flight (collapse) · method: pass
  */
+
+import type { OriginConfig } from "../core/config/index.ts";
 import { hasAnyCookie } from "../core/key/cookies.ts";
 import { buildCacheKey, type NormalisedUrl, normaliseUrl } from "../core/key/index.ts";
 import type { Decision, HeaderReader } from "../core/policy/index.ts";
@@ -17,6 +19,7 @@ import {
   isSafeMethod,
   revalidationHeaders,
 } from "../core/policy/index.ts";
+import { routeOrigin } from "../core/routing/index.ts";
 import { matchRequestRule } from "../core/rules/index.ts";
 import { type FillJob, type Flight, startFlight } from "./collapse/flight.ts";
 import type { ShieldContext } from "./context.ts";
@@ -24,7 +27,7 @@ import { type NodeHeaders, nodeHeaderReader } from "./http/headers.ts";
 import { forwardHeaders } from "./origin/forward.ts";
 import { invalidate, pass } from "./pass.ts";
 import { errorResponse, fromStored, type ShieldResponse } from "./respond.ts";
-import { parseAuthority, type Route } from "./routing.ts";
+import { forwardUrl, parseAuthority } from "./routing.ts";
 import type { StoredObject } from "./store/memory.ts";
 import { awaitFlight, type FetchContext } from "./wait.ts";
 
@@ -44,8 +47,8 @@ export interface ShieldRequest {
 export interface Prepared {
   readonly reader: HeaderReader;
   readonly url: NormalisedUrl;
-  readonly route: Route;
-  readonly forwardUrl: string;
+  /** The configured origin that serves it (core/routing). */
+  readonly origin: OriginConfig;
   readonly proto: string;
   readonly authority: string;
 }
@@ -99,17 +102,15 @@ function prepare(ctx: ShieldContext, req: ShieldRequest): Prepared | ShieldRespo
   } catch {
     return bad(400, "bad_target", "the request target is not a valid URL path");
   }
-  const route = ctx.router.route(parsed.hostname, url.path);
-  if (route === null) {
+  const origin = routeOrigin(ctx.router, parsed.hostname, url.path);
+  if (origin === null) {
     // RFC 9110 §15.5.20: this server is not able to produce a response for that host.
     return bad(421, "unknown_host", `no origin is configured for ${parsed.hostname}${url.path}`);
   }
-  const forwardUrl = route.base + url.path + (url.query === "" ? "" : `?${url.query}`);
   return {
     reader: nodeHeaderReader(headers),
     url,
-    route,
-    forwardUrl,
+    origin,
     proto,
     authority: parsed.authority,
   };
@@ -196,8 +197,8 @@ function fillJob(
   return {
     primary,
     url: p.url.url,
-    forwardUrl: p.forwardUrl,
-    originName: p.route.origin.name,
+    forwardUrl: forwardUrl(p.origin, p.url),
+    originName: p.origin.name,
     headers: forwardHeaders(req.headers, {
       via: ctx.name,
       clientAddress: req.remoteAddress,

@@ -11,7 +11,8 @@ import type { Prepared, ShieldRequest } from "./handler.ts";
 import { pairsSource } from "./http/headers.ts";
 import { classify } from "./origin/client.ts";
 import { forwardHeaders } from "./origin/forward.ts";
-import { type BodyStream, errorResponse, relayed, type ShieldResponse } from "./respond.ts";
+import { type BodyStream, originErrorResponse, relayed, type ShieldResponse } from "./respond.ts";
+import { forwardUrl } from "./routing.ts";
 
 export interface PassOptions {
   readonly fwd: NonNullable<CacheStatusMember["fwd"]>;
@@ -37,11 +38,11 @@ export async function pass(
     fill: false,
     withBody,
   });
-  ctx.metrics.originRequests.labels(p.route.origin.name, "pass").inc();
+  ctx.metrics.originRequests.labels(p.origin.name, "pass").inc();
   let res: Awaited<ReturnType<typeof ctx.origin.request>>;
   try {
     res = await ctx.origin.request({
-      url: p.forwardUrl,
+      url: forwardUrl(p.origin, p.url),
       method: req.method,
       headers,
       body: withBody ? req.body : null,
@@ -49,20 +50,7 @@ export async function pass(
   } catch (err) {
     const error = classify(err);
     ctx.metrics.originErrors.labels(error.kind).inc();
-    const member = forwardedMember(ctx.name, {
-      fwd: o.fwd,
-      stored: false,
-      detail: `origin-${error.kind}`,
-    });
-    return errorResponse(
-      {
-        status: error.status,
-        code: error.kind === "timeout" ? "origin_timeout" : "origin_unreachable",
-        message: error.message,
-      },
-      "error",
-      member,
-    );
+    return originErrorResponse(ctx.name, o.fwd, error, false);
   }
   const member = forwardedMember(ctx.name, {
     fwd: o.fwd,

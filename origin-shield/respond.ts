@@ -5,6 +5,7 @@
 import { appendCacheStatus, type CacheStatusMember } from "../core/http/cache-status.ts";
 import type { HeaderPairs, HeaderReader } from "../core/policy/index.ts";
 import {
+  forwardedMember,
   isHopByHop,
   isNotModified,
   notModifiedHeaders,
@@ -12,6 +13,7 @@ import {
 } from "../core/policy/index.ts";
 import { selectRange } from "./http/range.ts";
 import type { Outcome } from "./observe/metrics.ts";
+import type { OriginError } from "./origin/client.ts";
 import type { StoredObject } from "./store/memory.ts";
 
 export type BodyStream = AsyncIterable<Buffer> & { close(): void };
@@ -130,6 +132,31 @@ export function errorResponse(
   ];
   if (member !== undefined) headers.push("cache-status", appendCacheStatus(null, member));
   return { status: e.status, headers, body, outcome };
+}
+
+/** The origin could not answer (RFC 9110 §15.6.3 502, §15.6.5 504); nothing stored. */
+export function originErrorResponse(
+  cache: string,
+  fwd: NonNullable<CacheStatusMember["fwd"]>,
+  error: OriginError,
+  collapsed: boolean,
+): ShieldResponse {
+  const timeout = error.kind === "timeout";
+  const member = forwardedMember(cache, {
+    fwd,
+    stored: false,
+    collapsed,
+    detail: `origin-${error.kind}`,
+  });
+  return errorResponse(
+    {
+      status: error.status,
+      code: timeout ? "origin_timeout" : "origin_unreachable",
+      message: timeout ? "the origin did not answer in time" : "the origin could not be reached",
+    },
+    "error",
+    member,
+  );
 }
 
 function flatten(pairs: HeaderPairs): string[] {

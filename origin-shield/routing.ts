@@ -6,31 +6,16 @@
  * configured hosts, like Host does).
  */
 import type { OriginConfig } from "../core/config/index.ts";
-import { compileOrigins, type OriginRouter, routeOrigin } from "../core/routing/origins.ts";
+import type { NormalisedUrl } from "../core/key/index.ts";
+import { originTarget } from "../core/routing/index.ts";
 
-export interface Route {
-  readonly origin: OriginConfig;
-  /** The origin's base URL without a trailing slash, e.g. "http://10.0.0.5:8080/app". */
-  readonly base: string;
-}
-
-/** Routing by host and path prefix, with the edge's rules (core/routing/origins.ts). */
-export class Router {
-  readonly #router: OriginRouter;
-  readonly #routes = new Map<OriginConfig, Route>();
-
-  constructor(origins: readonly OriginConfig[]) {
-    this.#router = compileOrigins(origins);
-    for (const origin of origins) {
-      this.#routes.set(origin, { origin, base: origin.url.replace(/\/+$/, "") });
-    }
-  }
-
-  /** The route for a lowercase hostname (no port) and a path, or null: nobody serves it. */
-  route(hostname: string, path: string): Route | null {
-    const origin = routeOrigin(this.#router, hostname, path);
-    return origin === null ? null : (this.#routes.get(origin) ?? null);
-  }
+/**
+ * Where on the origin to fetch: its base URL, the normalised path and the query kept for
+ * the key (core/routing, as the edge does). The origin comes from core/routing's
+ * `routeOrigin`, so only a configured origin is ever named here.
+ */
+export function forwardUrl(origin: OriginConfig, url: NormalisedUrl): string {
+  return originTarget(origin.url, url.path, url.query);
 }
 
 /**

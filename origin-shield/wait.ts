@@ -17,11 +17,12 @@ import {
 import { type FillJob, startFlight } from "./collapse/flight.ts";
 import type { ShieldContext } from "./context.ts";
 import type { ShieldRequest } from "./handler.ts";
-import type { OriginError } from "./origin/client.ts";
+import { nodeHeaderReader } from "./http/headers.ts";
 import {
   type BodyStream,
   errorResponse,
   fromStored,
+  originErrorResponse,
   relayed,
   type ShieldResponse,
 } from "./respond.ts";
@@ -71,7 +72,9 @@ export async function awaitFlight(
 
   if (head.kind === "error") {
     stream?.close();
-    return failed(ctx, req, f, undefined) ?? originError(ctx, f, head.error, follower);
+    return (
+      failed(ctx, req, f, undefined) ?? originErrorResponse(ctx.name, f.fwd, head.error, follower)
+    );
   }
   if (head.kind === "refreshed") {
     stream?.close();
@@ -144,36 +147,6 @@ function failed(
   if (entry === undefined || !f.staleIfError || !mayServeStaleOnError(entry.meta, now)) return null;
   const ttl = (entry.meta.freshUntil - now) / 1000;
   const member = staleOnErrorMember(ctx.name, ttl, status);
-  const request = { method: req.method, headers: { get: (n: string) => headerOf(req, n) } };
+  const request = { method: req.method, headers: nodeHeaderReader(req.headers) };
   return fromStored(request, entry, currentAge(entry.meta, now), member, "stale_error");
-}
-
-function originError(
-  ctx: ShieldContext,
-  f: FetchContext,
-  error: OriginError,
-  follower: boolean,
-): ShieldResponse {
-  const timeout = error.kind === "timeout";
-  const member = forwardedMember(ctx.name, {
-    fwd: f.fwd,
-    stored: false,
-    collapsed: follower,
-    detail: `origin-${error.kind}`,
-  });
-  return errorResponse(
-    {
-      status: error.status,
-      code: timeout ? "origin_timeout" : "origin_unreachable",
-      message: timeout ? "the origin did not answer in time" : "the origin could not be reached",
-    },
-    "error",
-    member,
-  );
-}
-
-function headerOf(req: ShieldRequest, name: string): string | null {
-  const v = req.headers[name];
-  if (v === undefined) return null;
-  return typeof v === "string" ? v : v.join(", ");
 }

@@ -8,8 +8,8 @@
  * beats a "*.suffix" pattern, a longer suffix beats a shorter one, and "*" (a default
  * origin) serves only hosts no other origin names; among the origins for the most
  * specific host that serve the path, the longest pathPrefix wins. A prefix covers whole
- * segments: "/api" serves "/api" and "/api/x" but not "/apix" (the shield's
- * origin-shield/routing.ts agrees, so the edge never sends a shield what it refuses).
+ * segments: "/api" serves "/api" and "/api/x" but not "/apix" (the
+ * shield routes with this same code, so the edge never sends a shield what it refuses).
  */
 import type { OriginConfig } from "../config/schema.ts";
 

@@ -1,17 +1,29 @@
 import type { CacheStatusMember } from "../../core/http/index.ts";
-import { fetchUpstream } from "../upstream/fetch-upstream.ts";
+import type { HeaderPairs } from "../../core/policy/index.ts";
+import { fetchUpstream, type UpstreamOutcome } from "../upstream/fetch-upstream.ts";
 import { type EdgeRequest, forwardFor } from "./edge-request.ts";
 import { storeAndRelay } from "./store.ts";
 import { upstreamError } from "./upstream-error.ts";
 
-/** Forward a cacheable request, store the response per policy, respond. */
-export async function fetchAndStore(
+export interface CacheFetch {
+  /** What was sent on (the stored entry's request fields come from it). */
+  readonly headers: Headers;
+  readonly up: UpstreamOutcome;
+  readonly requestTime: number;
+  readonly responseTime: number;
+}
+
+/**
+ * A GET on behalf of the cache, to the key's shield node (or the origin), with the
+ * stored entry's validators when revalidating (RFC 9111 §4.3.1), timed for the policy.
+ */
+export async function fetchForCache(
   er: EdgeRequest,
-  name: string,
   key: string,
-  fwd: NonNullable<CacheStatusMember["fwd"]>,
-): Promise<Response> {
+  validators: HeaderPairs = [],
+): Promise<CacheFetch> {
   const headers = forwardFor(er, true);
+  for (const [n, v] of validators) headers.set(n, v);
   const requestTime = er.clock();
   const up = await fetchUpstream(er.rt, {
     method: "GET",
@@ -21,6 +33,17 @@ export async function fetchAndStore(
     key,
     origin: er.origin,
   });
+  return { headers, up, requestTime, responseTime: er.clock() };
+}
+
+/** Forward a cacheable request, store the response per policy, respond. */
+export async function fetchAndStore(
+  er: EdgeRequest,
+  name: string,
+  key: string,
+  fwd: NonNullable<CacheStatusMember["fwd"]>,
+): Promise<Response> {
+  const { headers, up, requestTime, responseTime } = await fetchForCache(er, key);
   if (up.kind === "failed") return upstreamError(er, up, { cache: er.name, fwd });
-  return storeAndRelay(er, name, key, up.response, headers, requestTime, er.clock(), fwd);
+  return storeAndRelay(er, name, key, up.response, headers, requestTime, responseTime, fwd);
 }

@@ -17,9 +17,8 @@ import {
 } from "../../core/policy/index.ts";
 import { discard } from "../cache/body.ts";
 import type { StoredEntry } from "../cache/entry-store.ts";
-import { fetchUpstream, type UpstreamOutcome } from "../upstream/fetch-upstream.ts";
-import { type EdgeRequest, forwardFor } from "./edge-request.ts";
-import { fetchAndStore } from "./miss.ts";
+import type { EdgeRequest } from "./edge-request.ts";
+import { type CacheFetch, fetchAndStore, fetchForCache } from "./miss.ts";
 import { fromEntry } from "./respond.ts";
 import {
   planResponse,
@@ -30,39 +29,8 @@ import {
 } from "./store.ts";
 import { upstreamError } from "./upstream-error.ts";
 
-interface Conditional {
-  readonly headers: Headers;
-  readonly up: UpstreamOutcome;
-  readonly requestTime: number;
-  readonly responseTime: number;
-}
-
-async function conditionalFetch(
-  er: EdgeRequest,
-  key: string,
-  validators: HeaderPairs,
-): Promise<Conditional> {
-  const headers = forwardFor(er, true);
-  for (const [n, v] of validators) headers.set(n, v);
-  const requestTime = er.clock();
-  const up = await fetchUpstream(er.rt, {
-    method: "GET",
-    path: er.path,
-    query: er.query,
-    headers,
-    key,
-    origin: er.origin,
-  });
-  return { headers, up, requestTime, responseTime: er.clock() };
-}
-
 /** The stored entry renewed by a 304 (RFC 9111 §4.3.4), with the rule that applies to it. */
-function renew(
-  er: EdgeRequest,
-  meta: EntryMeta,
-  c: Conditional,
-  notModified: Headers,
-): StoragePlan {
+function renew(er: EdgeRequest, meta: EntryMeta, c: CacheFetch, notModified: Headers): StoragePlan {
   const stored = { get: (n: string) => pairValue(meta.headers, n) };
   const plan = refreshFromNotModified({
     request: { method: "GET", headers: c.headers },
@@ -90,7 +58,7 @@ export async function revalidateNow(
   decision: Extract<Decision, { kind: "revalidate" }>,
 ): Promise<Response> {
   const fwd = forwardReason(decision) ?? "stale";
-  const c = await conditionalFetch(er, key, decision.conditional);
+  const c = await fetchForCache(er, key, decision.conditional);
   const { up } = c;
   const failedStatus =
     up.kind === "response" && up.response.status >= 500 ? up.response.status : undefined;
@@ -159,7 +127,7 @@ export function refreshInBackground(
 }
 
 async function refresh(er: EdgeRequest, name: string, key: string, meta: EntryMeta): Promise<void> {
-  const c = await conditionalFetch(er, key, revalidationHeaders(meta));
+  const c = await fetchForCache(er, key, revalidationHeaders(meta));
   if (c.up.kind === "failed") return; // the stale copy stays; the next request tries again
   const response = c.up.response;
   if (response.status >= 500) {
