@@ -46,6 +46,8 @@ export function createShield(options: ShieldOptions): Shield {
   });
   metrics = new ShieldMetrics(() => ({ bytes: store.bytes, entries: store.entries }));
   const ctx = buildContext(config, { store, metrics, log, now: options.now ?? Date.now });
+  const queue = ctx.images.pipeline.queue;
+  metrics.imageQueue = () => ({ running: queue.running, queued: queue.queued });
 
   const app = new Hono<{ Bindings: NodeBindings }>();
   adminRoutes(app as unknown as Hono, ctx, config.shield.purgeToken);

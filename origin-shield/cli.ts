@@ -26,6 +26,9 @@ Starts one origin shield node: a caching reverse proxy in front of your origin.
 Environment:
   SHIELD_PURGE_TOKEN  Bearer token for POST /__shield/purge (overrides
                       shield.purgeToken); without one, purge is disabled.
+  IMAGE_SIGNING_SECRET
+                    HMAC key for signed image transform URLs (overrides
+                    images.signing.secret); with one, unsigned transforms get 403.
 
 Endpoints: /__shield/health, /__shield/metrics (Prometheus), /__shield/purge.
 SIGTERM/SIGINT: stop accepting, finish in-flight requests, exit within 10 s.`;
@@ -105,6 +108,12 @@ export function parseCli(argv: readonly string[], env: NodeJS.ProcessEnv): CliOp
   if (token !== undefined && token !== "") {
     const shield = (raw.shield ?? {}) as Record<string, unknown>;
     raw = { ...raw, shield: { ...shield, purgeToken: token } };
+  }
+  const secret = env.IMAGE_SIGNING_SECRET;
+  if (secret !== undefined && secret !== "") {
+    const images = (raw.images ?? {}) as Record<string, unknown>;
+    const signing = (images.signing ?? {}) as Record<string, unknown>;
+    raw = { ...raw, images: { ...images, signing: { ...signing, secret } } };
   }
   try {
     return { config: parseConfig(raw, file ?? "command line"), port, host, logLevel };

@@ -9,7 +9,9 @@ import type { PolicyOptions } from "../core/policy/index.ts";
 import { policyOptions } from "../core/policy/index.ts";
 import { compileOrigins, type OriginRouter } from "../core/routing/index.ts";
 import { type CompiledRules, compileRules } from "../core/rules/index.ts";
+import { ImagePipeline } from "../image-pipeline/index.ts";
 import type { Flight } from "./collapse/flight.ts";
+import { VariantTracker } from "./image/variants.ts";
 import type { ShieldMetrics } from "./observe/metrics.ts";
 import { OriginClient } from "./origin/client.ts";
 import type { MemoryTier } from "./store/memory.ts";
@@ -31,6 +33,8 @@ export interface ShieldContext {
   readonly uncacheable: Map<string, number>;
   /** Background work (revalidations) still running; drained on shutdown. */
   readonly background: Set<Promise<unknown>>;
+  /** The image pipeline (sharp, its queue) and the bound on variants per source. */
+  readonly images: { readonly pipeline: ImagePipeline; readonly variants: VariantTracker };
 }
 
 export function buildContext(
@@ -47,6 +51,10 @@ export function buildContext(
     flights: new Map(),
     uncacheable: new Map(),
     background: new Set(),
+    images: {
+      pipeline: new ImagePipeline(config.images),
+      variants: new VariantTracker(config.images.limits.maxVariantsPerSource),
+    },
     ...parts,
   };
 }

@@ -24,6 +24,8 @@ import { matchRequestRule } from "../core/rules/index.ts";
 import { type FillJob, type Flight, startFlight } from "./collapse/flight.ts";
 import type { ShieldContext } from "./context.ts";
 import { type NodeHeaders, nodeHeaderReader } from "./http/headers.ts";
+import { type ImageJob, produceVariant } from "./image/produce.ts";
+import { imageRequest } from "./image/route.ts";
 import { forwardHeaders } from "./origin/forward.ts";
 import { invalidate, pass } from "./pass.ts";
 import { errorResponse, fromStored, type ShieldResponse } from "./respond.ts";
@@ -51,6 +53,8 @@ export interface Prepared {
   readonly origin: OriginConfig;
   readonly proto: string;
   readonly authority: string;
+  /** An image variant (image/route.ts): made by transforming its source, not fetched. */
+  readonly image?: ImageJob | undefined;
 }
 
 export function handle(
@@ -59,6 +63,9 @@ export function handle(
 ): ShieldResponse | Promise<ShieldResponse> {
   const prepared = prepare(ctx, req);
   if ("status" in prepared) return prepared;
+  if (prepared.url.path.startsWith(ctx.config.images.transformPrefix)) {
+    return imageRequest(ctx, req, prepared);
+  }
   const method = req.method;
   if (method !== "GET" && method !== "HEAD") {
     return pass(ctx, req, prepared, {
@@ -102,7 +109,8 @@ function prepare(ctx: ShieldContext, req: ShieldRequest): Prepared | ShieldRespo
   } catch {
     return bad(400, "bad_target", "the request target is not a valid URL path");
   }
-  const origin = routeOrigin(ctx.router, parsed.hostname, url.path);
+  // A transform is routed by its source image, which is what will be fetched.
+  const origin = routeOrigin(ctx.router, parsed.hostname, routingPath(ctx, url.path));
   if (origin === null) {
     // RFC 9110 §15.5.20: this server is not able to produce a response for that host.
     return bad(421, "unknown_host", `no origin is configured for ${parsed.hostname}${url.path}`);
@@ -116,19 +124,33 @@ function prepare(ctx: ShieldContext, req: ShieldRequest): Prepared | ShieldRespo
   };
 }
 
-function cacheable(
+/** The path that picks the origin: a transform's source path, else the path itself. */
+function routingPath(ctx: ShieldContext, path: string): string {
+  const prefix = ctx.config.images.transformPrefix;
+  if (!path.startsWith(prefix)) return path;
+  const slash = path.indexOf("/", prefix.length);
+  return slash < 0 ? path : path.slice(slash);
+}
+
+export function cacheable(
   ctx: ShieldContext,
   req: ShieldRequest,
   p: Prepared,
 ): ShieldResponse | Promise<ShieldResponse> {
   const { reader, url } = p;
   const method = req.method;
-  const bypassCookies = ctx.config.bypassCookies;
-  if (bypassCookies.length > 0 && hasAnyCookie(reader.get("cookie"), bypassCookies)) {
-    return pass(ctx, req, p, { fwd: "bypass", detail: "bypass-cookie", body: false });
+  // A variant is made here, never passed to an origin: cookies and bypass rules apply
+  // to its source's fetch (which carries no cookie), not to it.
+  if (p.image === undefined) {
+    const bypassCookies = ctx.config.bypassCookies;
+    if (bypassCookies.length > 0 && hasAnyCookie(reader.get("cookie"), bypassCookies)) {
+      return pass(ctx, req, p, { fwd: "bypass", detail: "bypass-cookie", body: false });
+    }
+    const rule = matchRequestRule(ctx.rules, { method, path: url.path });
+    if (rule?.rule.bypass) {
+      return pass(ctx, req, p, { fwd: "bypass", detail: "rule", body: false });
+    }
   }
-  const rule = matchRequestRule(ctx.rules, { method, path: url.path });
-  if (rule?.rule.bypass) return pass(ctx, req, p, { fwd: "bypass", detail: "rule", body: false });
 
   const primary = buildCacheKey({ url, headers: reader, method }, ctx.config.key);
   const now = ctx.now();
@@ -194,6 +216,7 @@ function fillJob(
   primary: string,
   o: { conditional: [string, string][]; entry: StoredObject | undefined; shared: boolean },
 ): FillJob {
+  const image = p.image;
   return {
     primary,
     url: p.url.url,
@@ -209,9 +232,14 @@ function fillJob(
       extra: o.conditional,
     }),
     request: { method: "GET", headers: p.reader },
-    path: p.url.path,
+    path: image?.sourcePath ?? p.url.path,
     revalidating: o.entry,
     shared: o.shared,
+    produce:
+      image === undefined
+        ? undefined
+        : (conditional) => produceVariant(ctx, req, p, image, conditional),
+    source: image?.sourceUrl,
   };
 }
 

@@ -111,6 +111,8 @@ export interface ErrorBody {
   readonly status: number;
   readonly code: string;
   readonly message: string;
+  /** The request option at fault (image transforms). */
+  readonly option?: string | undefined;
 }
 
 /** A client-facing error with a stable code, as JSON (house style: errors render themselves). */
@@ -120,7 +122,11 @@ export function errorResponse(
   member?: CacheStatusMember,
   extra: string[] = [],
 ): ShieldResponse {
-  const body = Buffer.from(`${JSON.stringify({ error: e.code, message: e.message })}\n`);
+  const json =
+    e.option === undefined
+      ? { error: e.code, message: e.message }
+      : { error: e.code, option: e.option, message: e.message };
+  const body = Buffer.from(`${JSON.stringify(json)}\n`);
   const headers = [
     "content-type",
     "application/json; charset=utf-8",

@@ -14,16 +14,8 @@
 
 import { EdgeSchema } from "./edge-schema.ts";
 import { issuesToConfigError } from "./errors.ts";
-import {
-  cookiePattern,
-  headerName,
-  hostPattern,
-  originUrl,
-  pathGlob,
-  seconds,
-  strictlyAscending,
-  unique,
-} from "./fields.ts";
+import { cookiePattern, headerName, hostPattern, originUrl, seconds, unique } from "./fields.ts";
+import { ImagesSchema } from "./images-schema.ts";
 import { KeySchema } from "./key-schema.ts";
 import { RuleSchema } from "./rule-schema.ts";
 import { ShieldSchema } from "./shield-schema.ts";
@@ -107,37 +99,6 @@ const CacheSchema = z
       ),
   })
   .describe("Freshness and staleness settings.");
-
-const ImagesSchema = z
-  .strictObject({
-    paths: z
-      .array(pathGlob)
-      .default(["/**/*.jpg", "/**/*.jpeg", "/**/*.png"])
-      .describe("Globs of image paths whose format is negotiated (matched case-insensitively)."),
-    formats: z
-      .array(z.enum(["avif", "webp"]))
-      .default(["avif", "webp"])
-      .superRefine(unique("format"))
-      .describe('Modern formats to offer, preferred first. Default ["avif","webp"].'),
-    widths: z
-      .array(z.number().int("must be an integer").positive("must be positive"))
-      .min(1, "must not be empty")
-      .default([160, 320, 480, 640, 768, 1024, 1280, 1536, 1920, 2560, 3840])
-      .superRefine(strictlyAscending)
-      .describe("Width steps, px, ascending; a requested width rounds up to a step."),
-    dprs: z
-      .array(z.number().min(1, "must be between 1 and 3").max(3, "must be between 1 and 3"))
-      .min(1, "must not be empty")
-      .default([1, 1.5, 2, 3])
-      .superRefine(strictlyAscending)
-      .describe("Device pixel ratio steps, ascending, 1..3; a requested dpr rounds up to a step."),
-    transformPrefix: z
-      .string()
-      .regex(/^\/.+\/$/, 'must start and end with "/" and not be "/"')
-      .default("/img/")
-      .describe('Path prefix of image transform URLs. Default "/img/".'),
-  })
-  .describe("Image variant negotiation.");
 
 export const CdnConfigSchema = z
   .strictObject({

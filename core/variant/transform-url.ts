@@ -46,6 +46,7 @@ function decimalIn(min: number, max: number): Check {
 
 const GRAVITY_POINT =
   /^(?:0(?:\.[0-9]{1,4})?|1(?:\.0{1,4})?)x(?:0(?:\.[0-9]{1,4})?|1(?:\.0{1,4})?)$/;
+const SIGNATURE = /^[A-Za-z0-9_-]{16,128}$/;
 const TRIM = /^[0-9]{1,5}(?:;[0-9]{1,5}){3}$/;
 // A CSS colour as Cloudflare takes it: a name, #rgb(a) hex ("#" arrives as %23 in a
 // normalised path), or rgb()/rgba()/hsl() forms.
@@ -105,6 +106,14 @@ const OPTIONS: ReadonlyMap<string, { check: Check; numeric: boolean }> = new Map
     },
   ],
   ["width", { check: integerIn(1, 100_000, "auto"), numeric: true }],
+  [
+    // HMAC signature of the other options and the source (image-pipeline/signing.ts).
+    "sig",
+    {
+      check: (v) => (SIGNATURE.test(v) ? null : "must be a base64url signature"),
+      numeric: false,
+    },
+  ],
 ]);
 
 /** Cloudflare's short names. */
@@ -126,9 +135,17 @@ export interface TransformUrl {
   readonly source: string;
 }
 
+/** Why a transform URL was refused: a stable code, and the option at fault when one is. */
+export type TransformParseCode = "invalid_options" | "unknown_option" | "invalid_option";
+
 export type TransformParse =
   | { readonly ok: true; readonly transform: TransformUrl }
-  | { readonly ok: false; readonly message: string };
+  | {
+      readonly ok: false;
+      readonly code: TransformParseCode;
+      readonly option?: string | undefined;
+      readonly message: string;
+    };
 
 /** Whether a normalised path is a transform URL under `prefix` (e.g. "/img/"). */
 export function isTransformPath(path: string, prefix: string): boolean {
@@ -152,22 +169,26 @@ export function parseTransformPath(path: string, prefix: string): TransformParse
   if (/^\/[a-z][a-z0-9+.-]*:/i.test(source)) {
     return fail("the source must be a path on this site, not a URL");
   }
+  // A transform of a transform would let one URL chain any number of transforms.
+  if (source.startsWith(prefix)) return fail("the source must not itself be a transform URL");
   const parts = rest.slice(0, slash).split(",");
   if (parts.length > MAX_OPTIONS) return fail(`at most ${MAX_OPTIONS} options`);
   const found = new Map<string, string>();
   for (const part of parts) {
     const eq = part.indexOf("=");
     if (eq <= 0 || eq === part.length - 1) {
-      return fail(`option "${clip(part)}" must be written name=value`);
+      return fail(`option "${clip(part)}" must be written name=value`, "invalid_options");
     }
     const written = part.slice(0, eq);
     const name = ALIASES[written] ?? written;
     const spec = OPTIONS.get(name);
-    if (spec === undefined) return fail(`unknown option "${clip(written)}"`);
-    if (found.has(name)) return fail(`option "${name}" is given twice`);
+    if (spec === undefined) {
+      return fail(`unknown option "${clip(written)}"`, "unknown_option", clip(written));
+    }
+    if (found.has(name)) return fail(`option "${name}" is given twice`, "invalid_option", name);
     const value = part.slice(eq + 1);
     const problem = spec.check(value);
-    if (problem !== null) return fail(`${name}=${clip(value)}: ${problem}`);
+    if (problem !== null) return fail(`${name}=${clip(value)}: ${problem}`, "invalid_option", name);
     found.set(name, spec.numeric && DECIMAL.test(value) ? canonicalNumber(value) : value);
   }
   const options = new Map([...found].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
@@ -202,8 +223,12 @@ export function resolveAutoFormat(
   return { transform: { options, source: transform.source }, negotiated: true };
 }
 
-function fail(message: string): TransformParse {
-  return { ok: false, message };
+function fail(
+  message: string,
+  code: TransformParseCode = "invalid_options",
+  option?: string,
+): TransformParse {
+  return { ok: false, code, option, message };
 }
 
 /** Echo at most 40 characters of user input in an error. */

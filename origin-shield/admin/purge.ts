@@ -57,7 +57,7 @@ export function purge(ctx: ShieldContext, p: PurgeRequest): number {
       staleWhileRevalidateUntil: obj.meta.staleWhileRevalidateUntil - shift,
       staleIfErrorUntil: obj.meta.staleIfErrorUntil - shift,
     };
-    ctx.store.replace(key, toStoredObject(meta, obj.body, obj.url, obj.primary));
+    ctx.store.replace(key, toStoredObject(meta, obj.body, obj.url, obj.primary, obj.source));
   }
   return n;
 }

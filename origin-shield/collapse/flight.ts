@@ -14,7 +14,7 @@ import {
 import { matchResponseRule } from "../../core/rules/index.ts";
 import type { ShieldContext } from "../context.ts";
 import { pairsSource } from "../http/headers.ts";
-import { classify, OriginError } from "../origin/client.ts";
+import { classify, OriginError, type OriginResponse } from "../origin/client.ts";
 import type { StoredObject } from "../store/memory.ts";
 import { toStoredObject } from "../store/object.ts";
 import { BodyBuffer } from "./body-buffer.ts";
@@ -60,6 +60,13 @@ export interface FillJob {
   readonly revalidating?: StoredObject | undefined;
   /** Register in the collapsing table (false: a private fetch for one request). */
   readonly shared: boolean;
+  /**
+   * Make the response here instead of fetching `forwardUrl` (an image variant: the
+   * shield transforms its source). Gets the conditional headers of a revalidation.
+   */
+  readonly produce?: ((conditional: readonly string[]) => Promise<OriginResponse>) | undefined;
+  /** For an image variant: its source's normalised URL (store/memory.ts). */
+  readonly source?: string | undefined;
 }
 
 /** Start a fill. With `shared`, concurrent requests for the key can join it. */
@@ -96,26 +103,33 @@ async function runFill(
   const { metrics, now } = ctx;
   const requestTime = now();
   const kind = job.revalidating === undefined ? "fill" : "revalidate";
-  metrics.originRequests.labels(job.originName, kind).inc();
+  const produce = job.produce;
+  if (produce === undefined) metrics.originRequests.labels(job.originName, kind).inc();
   const stop = new AbortController();
-  let res: Awaited<ReturnType<typeof ctx.origin.request>>;
+  let res: OriginResponse;
   const t0 = performance.now();
   try {
-    res = await ctx.origin.request({
-      url: job.forwardUrl,
-      method: "GET",
-      headers: job.headers,
-      signal: stop.signal,
-    });
+    res =
+      produce !== undefined
+        ? await produce(job.headers)
+        : await ctx.origin.request({
+            url: job.forwardUrl,
+            method: "GET",
+            headers: job.headers,
+            signal: stop.signal,
+          });
   } catch (err) {
     const error = classify(err);
-    metrics.originErrors.labels(error.kind).inc();
+    // A variant's failure is its source fetch's, which that fill has already counted.
+    if (produce === undefined) metrics.originErrors.labels(error.kind).inc();
     leave(ctx, flight);
     resolveHead({ kind: "error", error });
     flight.body.fail(error);
     return;
   }
-  metrics.originLatency.labels(job.originName).observe((performance.now() - t0) / 1000);
+  if (produce === undefined) {
+    metrics.originLatency.labels(job.originName).observe((performance.now() - t0) / 1000);
+  }
   const responseTime = now();
   const headers = pairsSource(res.headers);
 
@@ -139,7 +153,7 @@ async function runFill(
         options: ctx.options,
       });
       const obj = plan.store
-        ? toStoredObject(plan.meta, entry.body, entry.url, entry.primary)
+        ? toStoredObject(plan.meta, entry.body, entry.url, entry.primary, entry.source)
         : entry;
       const key = ctx.store.keyOf(entry, job.request.headers);
       if (plan.store) ctx.store.replace(key, obj);
@@ -236,7 +250,10 @@ async function runFill(
     const chunks = flight.body.chunks();
     if (chunks !== null) {
       const body = target ?? concatExact(chunks, bytes);
-      ctx.store.store(toStoredObject(plan.meta, body, job.url, job.primary), job.request.headers);
+      ctx.store.store(
+        toStoredObject(plan.meta, body, job.url, job.primary, job.source),
+        job.request.headers,
+      );
     }
   }
   flight.body.end();

@@ -43,6 +43,10 @@ export class ShieldMetrics {
 
   readonly evictions: Counter<"tier">;
   readonly originLatency: Histogram<"origin">;
+  readonly imageTransforms: Counter<"result">;
+  readonly imageSeconds: Histogram<"format">;
+  /** Set once the image queue exists: transforms running and waiting. */
+  imageQueue: () => { running: number; queued: number } = () => ({ running: 0, queued: 0 });
 
   constructor(tierStats: () => { bytes: number; entries: number }) {
     const registers = [this.registry];
@@ -98,6 +102,30 @@ export class ShieldMetrics {
       labelNames: ["origin"],
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
       registers,
+    });
+    this.imageTransforms = new Counter({
+      name: "shield_image_transforms_total",
+      help: "Image variants made, by result: ok, not_modified (revalidated without a transform), or the error code.",
+      labelNames: ["result"],
+      registers,
+    });
+    this.imageSeconds = new Histogram({
+      name: "shield_image_transform_seconds",
+      help: "Time to transform one image (decode, resize, encode), by output format.",
+      labelNames: ["format"],
+      buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers,
+    });
+    new Gauge({
+      name: "shield_image_queue",
+      help: "Image transforms running and waiting for a slot.",
+      labelNames: ["state"],
+      registers,
+      collect() {
+        const q = self.imageQueue();
+        this.set({ state: "running" }, q.running);
+        this.set({ state: "waiting" }, q.queued);
+      },
     });
     new Gauge({
       name: "shield_tier_bytes",

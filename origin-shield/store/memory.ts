@@ -23,6 +23,8 @@ export interface StoredObject {
   /** Normalised URL (core/key), for invalidation and purge by URL or prefix. */
   readonly url: string;
   readonly primary: string;
+  /** For an image variant: its source image's normalised URL (purging it purges this). */
+  readonly source?: string | undefined;
 }
 
 interface VaryIndex {
@@ -49,7 +51,7 @@ const ENTRY_OVERHEAD = 900;
 function sizeOf(value: Value, key: string): number {
   let n = ENTRY_OVERHEAD + key.length * 4;
   if (value.kind === "vary") return n;
-  n += value.body.length + value.url.length * 2;
+  n += value.body.length + (value.url.length + (value.source?.length ?? 0)) * 2;
   for (const s of value.flat) n += s.length * 2 + 16;
   return n;
 }
@@ -58,6 +60,7 @@ export class MemoryTier {
   readonly #lru: LRUCache<string, Value>;
   readonly #byUrl: Index = new Map();
   readonly #byTag: Index = new Map();
+  readonly #bySource: Index = new Map();
   readonly #variants: Index = new Map();
   readonly maxObjectBytes: number;
   readonly maxBytes: number;
@@ -120,8 +123,7 @@ export class MemoryTier {
     if (this.#lru.peek(key) !== obj) return; // too large for the LRU: not stored
     // Indexed after the set: replacing a variant disposes the old one, which unindexes it.
     if (key !== primary) add(this.#variants, primary, key);
-    add(this.#byUrl, obj.url, key);
-    for (const tag of obj.meta.tags) add(this.#byTag, tag, key);
+    this.#index(key, obj);
   }
 
   /** Replace a stored object in place (after a 304 refresh or a soft purge). */
@@ -130,8 +132,7 @@ export class MemoryTier {
     this.#lru.set(key, obj);
     if (this.#lru.peek(key) !== obj) return;
     if (key !== obj.primary) add(this.#variants, obj.primary, key);
-    add(this.#byUrl, obj.url, key);
-    for (const tag of obj.meta.tags) add(this.#byTag, tag, key);
+    this.#index(key, obj);
   }
 
   /** The storage key a stored object lives under (for replace/delete). */
@@ -144,9 +145,11 @@ export class MemoryTier {
     this.#lru.delete(key);
   }
 
-  /** Every stored key for a normalised URL. */
+  /** Every stored key for a normalised URL, with the image variants made from it. */
   keysForUrl(url: string): string[] {
-    return keysOf(this.#byUrl, url);
+    const derived = keysOf(this.#bySource, url);
+    const own = keysOf(this.#byUrl, url);
+    return derived.length === 0 ? own : own.concat(derived);
   }
 
   keysForTag(tag: string): string[] {
@@ -157,6 +160,9 @@ export class MemoryTier {
     const out: string[] = [];
     for (const url of this.#byUrl.keys()) {
       if (url.startsWith(prefix)) out.push(...keysOf(this.#byUrl, url));
+    }
+    for (const url of this.#bySource.keys()) {
+      if (url.startsWith(prefix)) out.push(...keysOf(this.#bySource, url));
     }
     return out;
   }
@@ -176,8 +182,15 @@ export class MemoryTier {
     for (const k of keys) this.#lru.delete(k);
   }
 
+  #index(key: string, obj: StoredObject): void {
+    add(this.#byUrl, obj.url, key);
+    for (const tag of obj.meta.tags) add(this.#byTag, tag, key);
+    if (obj.source !== undefined) add(this.#bySource, obj.source, key);
+  }
+
   #unindex(key: string, obj: StoredObject): void {
     remove(this.#byUrl, obj.url, key);
+    if (obj.source !== undefined) remove(this.#bySource, obj.source, key);
     for (const tag of obj.meta.tags) remove(this.#byTag, tag, key);
     if (key !== obj.primary) remove(this.#variants, obj.primary, key);
   }

@@ -11,6 +11,7 @@ export function toStoredObject(
   body: Buffer,
   url: string,
   primary: string,
+  source?: string | undefined,
 ): StoredObject {
   const meta: EntryMeta = { ...stored, headers: stored.headers.map(internPair) };
   const flat: string[] = [];
@@ -37,6 +38,7 @@ export function toStoredObject(
     upstream,
     url: flatten(url),
     primary: flatten(primary),
+    source: source === undefined ? undefined : flatten(source),
   };
 }
 

@@ -54,7 +54,13 @@ describe("defaults: a minimal config gets every documented default", () => {
     ["key.cookies", []],
     ["images.paths", ["/**/*.jpg", "/**/*.jpeg", "/**/*.png"]],
     ["images.formats", ["avif", "webp"]],
-    ["images.widths", [160, 320, 480, 640, 768, 1024, 1280, 1536, 1920, 2560, 3840]],
+    [
+      "images.widths",
+      [
+        16, 32, 48, 64, 80, 96, 112, 128, 160, 200, 240, 300, 360, 420, 480, 540, 640, 720, 800,
+        960, 1080, 1280, 1440, 1600, 1920, 2048, 2560, 3200, 3840,
+      ],
+    ],
     ["images.dprs", [1, 1.5, 2, 3]],
     ["images.transformPrefix", "/img/"],
     ["bypassCookies", []],

@@ -1,0 +1,67 @@
+/**
+ * The image pipeline as the shield uses it: options resolved (pure), signatures checked,
+ * and transforms run through one bounded queue with sharp set up for this machine.
+ */
+import { createHash } from "node:crypto";
+import { availableParallelism } from "node:os";
+import sharp from "sharp";
+import type { ImagesConfig } from "../core/config/index.ts";
+import type { TransformSpec } from "./options.ts";
+import { TransformQueue } from "./queue.ts";
+import { type PipelineSettings, type TransformResult, transform } from "./transform.ts";
+
+export { ImageError, type ImageErrorCode } from "./errors.ts";
+export { resolveTransform, type TransformSpec, variantId } from "./options.ts";
+export { checkSignature, type SignatureCheck, signTransform } from "./signing.ts";
+export type { TransformResult } from "./transform.ts";
+
+export class ImagePipeline {
+  readonly queue: TransformQueue;
+  readonly settings: PipelineSettings;
+  /**
+   * Everything besides the source and the options that shapes the output bytes: the
+   * library versions and encoder settings. It goes into each variant's ETag, so an
+   * upgrade or a new effort setting never reuses an old validator for new bytes.
+   */
+  readonly fingerprint: string;
+
+  constructor(images: ImagesConfig, cores = availableParallelism()) {
+    const l = images.limits;
+    // sharp runs one libvips thread per image by default on some machines; give it the
+    // cores (DESIGN, toolchain facts). The operation cache only helps repeated work on
+    // the same file; sources here are fresh buffers every time, so it would only hold
+    // memory.
+    sharp.concurrency(cores);
+    sharp.cache(false);
+    this.settings = {
+      maxInputPixels: l.maxInputPixels,
+      maxOutputWidth: l.maxOutputWidth,
+      maxOutputHeight: l.maxOutputHeight,
+      timeoutMs: l.timeoutMs,
+      avifEffort: images.avifEffort,
+      webpEffort: images.webpEffort,
+    };
+    this.queue = new TransformQueue({
+      concurrency: l.concurrency === 0 ? cores : l.concurrency,
+      maxQueue: l.maxQueue,
+      timeoutMs: l.timeoutMs,
+    });
+    this.fingerprint = createHash("sha256")
+      .update(
+        JSON.stringify([
+          sharp.versions,
+          images.avifEffort,
+          images.webpEffort,
+          l.maxOutputWidth,
+          l.maxOutputHeight,
+        ]),
+      )
+      .digest("base64url")
+      .slice(0, 16);
+  }
+
+  /** Transform in the queue (503 transform_busy when it is full, transform_timeout). */
+  run(input: Buffer, spec: TransformSpec): Promise<TransformResult> {
+    return this.queue.run(() => transform(input, spec, this.settings));
+  }
+}

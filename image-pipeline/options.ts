@@ -1,0 +1,312 @@
+/**
+ * Transform options, resolved: pure, no sharp. core/variant/transform-url.ts has already
+ * checked the syntax (Cloudflare's names, aliases, value shapes); this module turns the
+ * options into the exact transform to run and refuses what the pipeline will not do.
+ *
+ * Resolution is where distinct variants are bounded: widths round up to configured steps
+ * (or must be one, with widthPolicy allow-list), dpr rounds up to a step and is folded
+ * into the pixel size, sizes are clamped to the output limits, and defaults are written
+ * out. Two URLs that resolve alike (`w=500` and `width=512`, `w=320,dpr=2` and
+ * `w=640`) name one variant: `variantId` is the key's part, so they share one cache
+ * entry and one transform.
+ */
+
+import { QUALITY_WORDS } from "../core/config/images-schema.ts";
+import type { ImagesConfig } from "../core/config/index.ts";
+import { ImageError } from "./errors.ts";
+
+export type Fit = "scale-down" | "contain" | "cover" | "crop" | "pad" | "squeeze";
+export type OutputFormat = "avif" | "webp" | "jpeg" | "png" | "gif";
+export type QualityWord = (typeof QUALITY_WORDS)[number];
+export type Side = "left" | "right" | "top" | "bottom" | "center";
+export type Gravity =
+  | { readonly kind: "auto" }
+  | { readonly kind: "side"; readonly side: Side }
+  /** A focal point, 0..1 from the left and from the top. */
+  | { readonly kind: "point"; readonly x: number; readonly y: number };
+
+export interface Rgba {
+  readonly r: number;
+  readonly g: number;
+  readonly b: number;
+  /** 0..1 */
+  readonly alpha: number;
+}
+
+export interface TransformSpec {
+  /** Output box in pixels, dpr applied and clamped; null: not constrained. */
+  readonly width: number | null;
+  readonly height: number | null;
+  readonly fit: Fit;
+  readonly gravity: Gravity;
+  readonly quality: number | QualityWord;
+  /** null: the source's own format. */
+  readonly format: OutputFormat | null;
+  /** false only for format=baseline-jpeg. */
+  readonly progressive: boolean;
+  readonly metadata: "none" | "copyright" | "keep";
+  /** Fill for fit=pad (and for transparency flattened into JPEG). */
+  readonly background: Rgba;
+  /** Keep animation where the output format allows it. */
+  readonly anim: boolean;
+  readonly rotate: 0 | 90 | 180 | 270;
+  readonly flip: "h" | "v" | "hv" | null;
+  /** Gaussian blur radius (Cloudflare's 1..250), null: none. */
+  readonly blur: number | null;
+  /** Sharpen strength 0..10, null: none. */
+  readonly sharpen: number | null;
+  /** compression=fast: the encoders' lowest effort. */
+  readonly fast: boolean;
+}
+
+/** Options Cloudflare has and this pipeline does not run: refused by name, not ignored. */
+const UNSUPPORTED: ReadonlySet<string> = new Set([
+  "brightness",
+  "contrast",
+  "gamma",
+  "saturation",
+  "trim",
+  "onerror",
+]);
+
+const WHITE: Rgba = { r: 255, g: 255, b: 255, alpha: 1 };
+
+/**
+ * Resolve parsed options (canonical names; `format=auto` already replaced by the
+ * negotiated format, and `sig` already checked) into the transform to run.
+ * Throws ImageError naming the option.
+ */
+export function resolveTransform(
+  options: ReadonlyMap<string, string>,
+  images: ImagesConfig,
+): TransformSpec {
+  for (const name of options.keys()) {
+    if (UNSUPPORTED.has(name)) {
+      throw new ImageError("unsupported_option", `${name} is not supported by this CDN`, {
+        option: name,
+      });
+    }
+  }
+  const get = (name: string): string | undefined => options.get(name);
+  const limits = images.limits;
+
+  const dprText = get("dpr");
+  const dpr = dprText === undefined ? 1 : roundUp(Number(dprText), images.dprs);
+
+  let width: number | null = null;
+  let height: number | null = null;
+  const w = get("width");
+  const h = get("height");
+  if (w !== undefined && w !== "auto") {
+    const asked = Number(w);
+    const step = stepFor("width", asked, images);
+    width = Math.round(step * dpr);
+    if (h !== undefined) height = Math.max(1, Math.round(Number(h) * (step / asked) * dpr));
+  } else if (h !== undefined) {
+    height = Math.round(stepFor("height", Number(h), images) * dpr);
+  }
+  // Clamp to the output limits; one factor for both keeps the box's aspect ratio.
+  const f = Math.min(
+    1,
+    width === null ? 1 : limits.maxOutputWidth / width,
+    height === null ? 1 : limits.maxOutputHeight / height,
+  );
+  if (width !== null) width = Math.max(1, Math.round(width * f));
+  if (height !== null) height = Math.max(1, Math.round(height * f));
+
+  const formatText = get("format");
+  let format: OutputFormat | null = null;
+  let progressive = true;
+  switch (formatText) {
+    case undefined:
+      break;
+    case "baseline-jpeg":
+      format = "jpeg";
+      progressive = false;
+      break;
+    case "json":
+      throw new ImageError("unsupported_option", "format=json is not supported by this CDN", {
+        option: "format",
+      });
+    case "auto":
+      // Resolved before this point (core resolveAutoFormat); reaching here is a bug in
+      // the caller, and transforming to "the source's format" is the safe reading.
+      break;
+    default:
+      format = formatText as OutputFormat;
+  }
+
+  const q = get("quality");
+  const quality: number | QualityWord =
+    q === undefined
+      ? images.defaultQuality
+      : (QUALITY_WORDS as readonly string[]).includes(q)
+        ? (q as QualityWord)
+        : Number(q);
+
+  const bg = get("background");
+  const background = bg === undefined ? WHITE : parseColour(bg);
+
+  const rotate = Number(get("rotate") ?? 0) as 0 | 90 | 180 | 270;
+  const blurText = get("blur");
+  const sharpenText = get("sharpen");
+  const sharpen =
+    sharpenText === undefined || Number(sharpenText) === 0 ? null : Number(sharpenText);
+
+  return {
+    width,
+    height,
+    fit: (get("fit") as Fit | undefined) ?? "scale-down",
+    gravity: parseGravity(get("gravity")),
+    quality,
+    format,
+    progressive,
+    metadata: (get("metadata") as TransformSpec["metadata"] | undefined) ?? "none",
+    background,
+    anim: get("anim") !== "false",
+    rotate,
+    flip: (get("flip") as TransformSpec["flip"] | undefined) ?? null,
+    blur: blurText === undefined ? null : Number(blurText),
+    sharpen,
+    fast: get("compression") === "fast",
+  };
+}
+
+/**
+ * The variant's identity: every resolved field, in a fixed order. It goes into the cache
+ * key (with the source path) and the ETag, so it must change whenever the output would.
+ */
+export function variantId(s: TransformSpec): string {
+  const g = s.gravity;
+  const gravity = g.kind === "auto" ? "auto" : g.kind === "side" ? g.side : `${g.x}x${g.y}`;
+  const bg = s.background;
+  const parts = [
+    `w=${s.width ?? "-"}`,
+    `h=${s.height ?? "-"}`,
+    `fit=${s.fit}`,
+    `g=${gravity}`,
+    `q=${s.quality}`,
+    `f=${s.format ?? "source"}${s.progressive ? "" : "-baseline"}`,
+    `meta=${s.metadata}`,
+    `bg=${bg.r}.${bg.g}.${bg.b}.${bg.alpha}`,
+    `anim=${s.anim ? 1 : 0}`,
+    `rot=${s.rotate}`,
+    `flip=${s.flip ?? "-"}`,
+    `blur=${s.blur ?? "-"}`,
+    `sharpen=${s.sharpen ?? "-"}`,
+    `fast=${s.fast ? 1 : 0}`,
+  ];
+  return parts.join(",");
+}
+
+/** Per-format quality for a word; a number applies to every format (as Cloudflare's does). */
+const WORD_QUALITY: Readonly<Record<QualityWord, { jpeg: number; webp: number; avif: number }>> = {
+  high: { jpeg: 90, webp: 90, avif: 75 },
+  "medium-high": { jpeg: 85, webp: 85, avif: 60 },
+  "medium-low": { jpeg: 75, webp: 75, avif: 50 },
+  low: { jpeg: 60, webp: 60, avif: 40 },
+};
+
+/** The encoder quality for a format. */
+export function qualityFor(q: number | QualityWord, format: "jpeg" | "webp" | "avif"): number {
+  return typeof q === "number" ? q : WORD_QUALITY[q][format];
+}
+
+function stepFor(option: "width" | "height", asked: number, images: ImagesConfig): number {
+  const steps = images.widths;
+  if (images.widthPolicy === "allow-list" && !steps.includes(asked)) {
+    throw new ImageError(
+      "width_not_allowed",
+      `${option}=${asked} is not one of the allowed sizes ${steps.join(", ")}`,
+      { option },
+    );
+  }
+  return roundUp(asked, steps);
+}
+
+/** Smallest step ≥ value, else the largest. */
+function roundUp(value: number, steps: readonly number[]): number {
+  for (const step of steps) if (step >= value) return step;
+  return steps[steps.length - 1] as number;
+}
+
+function parseGravity(v: string | undefined): Gravity {
+  switch (v) {
+    case undefined:
+    case "center":
+      return { kind: "side", side: "center" };
+    // Face detection is not built in: a face request crops on saliency, like auto.
+    case "auto":
+    case "face":
+      return { kind: "auto" };
+    case "left":
+    case "right":
+    case "top":
+    case "bottom":
+      return { kind: "side", side: v };
+    default: {
+      const [x, y] = v.split("x").map(Number) as [number, number];
+      return { kind: "point", x, y };
+    }
+  }
+}
+
+const NAMED: Readonly<Record<string, Rgba>> = {
+  transparent: { r: 0, g: 0, b: 0, alpha: 0 },
+  white: WHITE,
+  black: { r: 0, g: 0, b: 0, alpha: 1 },
+  silver: { r: 192, g: 192, b: 192, alpha: 1 },
+  gray: { r: 128, g: 128, b: 128, alpha: 1 },
+  grey: { r: 128, g: 128, b: 128, alpha: 1 },
+  red: { r: 255, g: 0, b: 0, alpha: 1 },
+  maroon: { r: 128, g: 0, b: 0, alpha: 1 },
+  yellow: { r: 255, g: 255, b: 0, alpha: 1 },
+  olive: { r: 128, g: 128, b: 0, alpha: 1 },
+  lime: { r: 0, g: 255, b: 0, alpha: 1 },
+  green: { r: 0, g: 128, b: 0, alpha: 1 },
+  aqua: { r: 0, g: 255, b: 255, alpha: 1 },
+  teal: { r: 0, g: 128, b: 128, alpha: 1 },
+  blue: { r: 0, g: 0, b: 255, alpha: 1 },
+  navy: { r: 0, g: 0, b: 128, alpha: 1 },
+  fuchsia: { r: 255, g: 0, b: 255, alpha: 1 },
+  purple: { r: 128, g: 0, b: 128, alpha: 1 },
+};
+
+/**
+ * A CSS colour: #rgb, #rgba, #rrggbb, #rrggbbaa ("#" may arrive as %23), rgb()/rgba()
+ * with 0..255 channels, or one of CSS's basic names. Anything else is refused by name.
+ */
+export function parseColour(text: string): Rgba {
+  const v = text.toLowerCase();
+  const named = NAMED[v];
+  if (named !== undefined) return named;
+  const hex = /^(?:#|%23)([0-9a-f]{3,8})$/.exec(v)?.[1];
+  if (hex !== undefined && hex.length !== 5 && hex.length !== 7) {
+    const short = hex.length <= 4;
+    const digits = short ? [...hex].map((c) => c + c) : (hex.match(/../g) as string[]);
+    const [r, g, b, a] = digits.map((d) => Number.parseInt(d, 16)) as number[];
+    return {
+      r: r as number,
+      g: g as number,
+      b: b as number,
+      alpha: a === undefined ? 1 : round3(a / 255),
+    };
+  }
+  const fn = /^rgba?\(([0-9.]+),([0-9.]+),([0-9.]+)(?:,([0-9.]+))?\)$/.exec(v);
+  if (fn !== null) {
+    const [r, g, b] = [fn[1], fn[2], fn[3]].map(Number) as [number, number, number];
+    const alpha = fn[4] === undefined ? 1 : Number(fn[4]);
+    if ([r, g, b].every((c) => Number.isInteger(c) && c <= 255) && alpha >= 0 && alpha <= 1) {
+      return { r, g, b, alpha: round3(alpha) };
+    }
+  }
+  throw new ImageError(
+    "invalid_option",
+    `background=${text.slice(0, 40)}: must be #rgb, #rrggbb, #rrggbbaa, rgb(r,g,b), rgba(r,g,b,a) or a basic CSS colour name`,
+    { option: "background" },
+  );
+}
+
+function round3(x: number): number {
+  return Math.round(x * 1000) / 1000;
+}

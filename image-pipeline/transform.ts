@@ -1,0 +1,248 @@
+/**
+ * The sharp transform: the only module that runs libvips on image bytes.
+ *
+ * A source is probed first (its header only: format, size, frames) and refused before
+ * any decoding when it is not an image this pipeline takes or has more pixels than
+ * allowed: a 100-byte PNG declaring 50,000 × 50,000 pixels costs a header read, not
+ * 10 GB. Then one pipeline: EXIF auto-orientation, rotate/flip, resize by fit, blur or
+ * sharpen, metadata (stripped unless asked), encode.
+ */
+import sharp, { type Metadata, type OutputInfo, type Region, type Sharp } from "sharp";
+import { ImageError } from "./errors.ts";
+import { copyrightFields } from "./exif.ts";
+import { coverBox } from "./geometry.ts";
+import { type OutputFormat, qualityFor, type TransformSpec } from "./options.ts";
+
+export interface PipelineSettings {
+  readonly maxInputPixels: number;
+  readonly maxOutputWidth: number;
+  readonly maxOutputHeight: number;
+  readonly timeoutMs: number;
+  readonly avifEffort: number;
+  readonly webpEffort: number;
+}
+
+export interface SourceInfo {
+  readonly format: OutputFormat;
+  /** Displayed size: after EXIF orientation. */
+  readonly width: number;
+  readonly height: number;
+  readonly pages: number;
+}
+
+export interface TransformResult {
+  readonly data: Buffer;
+  readonly format: OutputFormat;
+  readonly width: number;
+  readonly height: number;
+  /** The output keeps more than one frame. */
+  readonly animated: boolean;
+}
+
+/** Formats a source may be in. SVG, PDF, TIFF and the rest are refused (attack surface). */
+const INPUT: Readonly<Record<string, OutputFormat>> = {
+  jpeg: "jpeg",
+  png: "png",
+  webp: "webp",
+  gif: "gif",
+  heif: "avif",
+};
+
+const ANIMATABLE: ReadonlySet<OutputFormat> = new Set(["webp", "gif"]);
+
+/** Read the source's header: format, displayed size, frames. Nothing is decoded. */
+export async function probe(input: Buffer): Promise<SourceInfo & { exif?: Buffer }> {
+  let meta: Metadata;
+  try {
+    meta = await sharp(input, { limitInputPixels: false }).metadata();
+  } catch (err) {
+    throw decodeError(err);
+  }
+  const format = meta.format === undefined ? undefined : INPUT[meta.format];
+  if (format === undefined || (meta.format === "heif" && meta.compression !== "av1")) {
+    throw new ImageError(
+      "unsupported_image",
+      `the source is ${meta.format ?? "not an image"}; transforms take JPEG, PNG, WebP, GIF or AVIF`,
+    );
+  }
+  const width = meta.autoOrient?.width ?? meta.width;
+  const height = meta.autoOrient?.height ?? meta.pageHeight ?? meta.height;
+  if (!(width > 0 && height > 0)) throw new ImageError("corrupt_image", "the source has no size");
+  return { format, width, height, pages: meta.pages ?? 1, exif: meta.exif };
+}
+
+/**
+ * Run one transform. libvips is told to stop at the time limit (whole seconds); the
+ * queue (queue.ts) answers the client at the exact limit and holds the slot until
+ * libvips has really stopped.
+ */
+export async function transform(
+  input: Buffer,
+  spec: TransformSpec,
+  settings: PipelineSettings,
+): Promise<TransformResult> {
+  const src = await probe(input);
+  let format: OutputFormat = spec.format ?? src.format;
+  const animatedIn = src.pages > 1 && spec.anim;
+  // No AVIF encoder here keeps frames; every browser that decodes AVIF decodes WebP.
+  if (animatedIn && format === "avif") format = "webp";
+  const animated = animatedIn && ANIMATABLE.has(format);
+  const pixels = src.width * src.height * (animated ? src.pages : 1);
+  if (pixels > settings.maxInputPixels) {
+    throw new ImageError(
+      "too_many_pixels",
+      `the source has ${pixels} pixels${animated ? " over its frames" : ""}; at most ${settings.maxInputPixels} are allowed`,
+    );
+  }
+
+  let img = sharp(input, {
+    autoOrient: true,
+    animated,
+    limitInputPixels: settings.maxInputPixels,
+    failOn: "error",
+    sequentialRead: true,
+  }).timeout({ seconds: Math.ceil(settings.timeoutMs / 1000) });
+
+  let sw = src.width;
+  let sh = src.height;
+  if (spec.rotate !== 0) {
+    img = img.rotate(spec.rotate);
+    if (spec.rotate !== 180) [sw, sh] = [sh, sw];
+  }
+  if (spec.flip === "h" || spec.flip === "hv") img = img.flop();
+  if (spec.flip === "v" || spec.flip === "hv") img = img.flip();
+  img = resize(img, spec, sw, sh, settings, animated);
+  if (spec.blur !== null) img = img.blur(Math.max(0.3, spec.blur / 2));
+  if (spec.sharpen !== null) img = img.sharpen({ sigma: 0.5 + spec.sharpen / 2 });
+
+  if (spec.metadata === "keep") img = img.keepMetadata();
+  else if (spec.metadata === "copyright") {
+    const fields = copyrightFields(src.exif);
+    if (Object.keys(fields).length > 0) img = img.withExif({ IFD0: fields });
+  }
+  img = encode(img, format, spec, settings);
+
+  let out: { data: Buffer; info: OutputInfo };
+  try {
+    out = await img.toBuffer({ resolveWithObject: true });
+  } catch (err) {
+    throw decodeError(err);
+  }
+  const pageHeight = out.info.pageHeight ?? out.info.height;
+  return {
+    data: out.data,
+    format,
+    width: out.info.width,
+    height: animated ? pageHeight : out.info.height,
+    animated,
+  };
+}
+
+function resize(
+  img: Sharp,
+  spec: TransformSpec,
+  sw: number,
+  sh: number,
+  s: PipelineSettings,
+  animated: boolean,
+): Sharp {
+  const { width: W, height: H, fit } = spec;
+  if (W === null || H === null) {
+    // One side (or none) given: keep the aspect ratio; the other side is bounded by the
+    // output limit, so a 1:50 strip cannot come out 50 times the limit.
+    const enlarge = W !== null || H !== null ? fit !== "scale-down" && fit !== "crop" : false;
+    if (W === null && H === null && sw <= s.maxOutputWidth && sh <= s.maxOutputHeight) return img;
+    return img.resize({
+      width: W ?? s.maxOutputWidth,
+      height: H ?? s.maxOutputHeight,
+      fit: "inside",
+      withoutEnlargement: !enlarge,
+    });
+  }
+  switch (fit) {
+    case "scale-down":
+      return img.resize({ width: W, height: H, fit: "inside", withoutEnlargement: true });
+    case "contain":
+      return img.resize({ width: W, height: H, fit: "inside" });
+    case "squeeze":
+      return img.resize({ width: W, height: H, fit: "fill" });
+    case "pad":
+      return img.resize({ width: W, height: H, fit: "contain", background: spec.background });
+    case "cover":
+    case "crop": {
+      const box = coverBox(sw, sh, W, H, fit === "cover");
+      const g = spec.gravity;
+      if (g.kind === "point" && !animated) {
+        return img
+          .resize({ width: box.scaledWidth, height: box.scaledHeight, fit: "fill" })
+          .extract(pointCrop(box, g.x, g.y));
+      }
+      const position =
+        g.kind === "auto"
+          ? sharp.strategy.attention
+          : g.kind === "side"
+            ? g.side === "center"
+              ? "centre"
+              : g.side
+            : "centre";
+      return img.resize({ width: box.width, height: box.height, fit: "cover", position });
+    }
+  }
+}
+
+function pointCrop(
+  box: { scaledWidth: number; scaledHeight: number; width: number; height: number },
+  x: number,
+  y: number,
+): Region {
+  const clamp = (v: number, max: number): number => Math.min(Math.max(0, Math.round(v)), max);
+  return {
+    left: clamp(x * box.scaledWidth - box.width / 2, box.scaledWidth - box.width),
+    top: clamp(y * box.scaledHeight - box.height / 2, box.scaledHeight - box.height),
+    width: box.width,
+    height: box.height,
+  };
+}
+
+function encode(img: Sharp, format: OutputFormat, spec: TransformSpec, s: PipelineSettings): Sharp {
+  switch (format) {
+    case "jpeg":
+      // JPEG has no alpha: transparency becomes the background colour, not black.
+      return img
+        .flatten({ background: spec.background })
+        .jpeg({ quality: qualityFor(spec.quality, "jpeg"), progressive: spec.progressive });
+    case "webp":
+      return img.webp({
+        quality: qualityFor(spec.quality, "webp"),
+        effort: spec.fast ? 0 : s.webpEffort,
+      });
+    case "avif":
+      return img.avif({
+        quality: qualityFor(spec.quality, "avif"),
+        effort: spec.fast ? 0 : s.avifEffort,
+      });
+    case "png":
+      return img.png({ compressionLevel: spec.fast ? 1 : 6 });
+    case "gif":
+      return img.gif();
+  }
+}
+
+/** A libvips failure while reading the source: the image's fault, a 4xx. */
+function decodeError(err: unknown): ImageError {
+  const message = err instanceof Error ? err.message : String(err);
+  if (/timeout/i.test(message)) {
+    return new ImageError("transform_timeout", "the transform took too long", { cause: err });
+  }
+  if (/pixel limit/i.test(message)) {
+    return new ImageError("too_many_pixels", "the source has too many pixels", { cause: err });
+  }
+  if (/unsupported image format/i.test(message)) {
+    return new ImageError("unsupported_image", "the source is not an image", { cause: err });
+  }
+  return new ImageError(
+    "corrupt_image",
+    `the source image could not be decoded: ${message.split("\n")[0]?.slice(0, 200)}`,
+    { cause: err },
+  );
+}

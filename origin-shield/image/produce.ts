@@ -1,0 +1,223 @@
+/**
+ * Making one image variant, as the fill of its cache key (collapse/flight.ts calls this
+ * instead of an origin): fetch the source through this shield's own cache (so the
+ * original is collapsed, cached and revalidated like any object), transform it in the
+ * bounded queue, and answer with a response that the fill stores like an origin's.
+ *
+ * The variant's caching headers are its source's (Cache-Control, CDN-Cache-Control,
+ * Expires, Date, Age, Last-Modified, tags): it is fresh exactly as long as the source it
+ * was made from, the shield's rules for the source path apply, and purging the source
+ * by tag purges its variants. Its ETag is strong and derived from the source's bytes,
+ * the resolved options and the encoder settings, so a revalidation whose source has not
+ * changed is answered 304 without running sharp again (imgproxy does the same).
+ */
+import { createHash } from "node:crypto";
+import type { HeaderPairs } from "../../core/policy/index.ts";
+import { mediaTypeOf } from "../../core/variant/index.ts";
+import {
+  ImageError,
+  type TransformResult,
+  type TransformSpec,
+} from "../../image-pipeline/index.ts";
+import type { ShieldContext } from "../context.ts";
+import { handle, type Prepared, type ShieldRequest } from "../handler.ts";
+import { OriginError, type OriginResponse } from "../origin/client.ts";
+import type { ShieldResponse } from "../respond.ts";
+
+export interface ImageJob {
+  readonly spec: TransformSpec;
+  /** The resolved options (image-pipeline variantId): the variant's identity. */
+  readonly id: string;
+  /** The source's request-target on this host: path and normalised query. */
+  readonly sourceTarget: string;
+  /** The source's normalised URL (the store links the variant to it for purge). */
+  readonly sourceUrl: string;
+  /** The source's path, whose rules the variant follows. */
+  readonly sourcePath: string;
+  /** format=auto was resolved here from Accept: responses say `Vary: Accept`. */
+  readonly negotiated: boolean;
+}
+
+/**
+ * Ask for the original the way an old browser would: an origin that negotiates formats
+ * itself then answers with its plain original, and every variant of one source shares
+ * one cached copy of it.
+ */
+const SOURCE_ACCEPT = "image/*,*/*;q=0.8";
+
+/** Source headers that make a variant's freshness and identity for purge. */
+const COPIED: ReadonlySet<string> = new Set([
+  "cache-control",
+  "expires",
+  "date",
+  "age",
+  "last-modified",
+  "surrogate-key",
+  "cache-tag",
+  "surrogate-control",
+  "access-control-allow-origin",
+  "timing-allow-origin",
+]);
+
+const NO_STORE: HeaderPairs = [["cache-control", "no-store"]];
+
+/** Digest of each source body, kept only while the body (a stored entry's) is alive. */
+const digests = new WeakMap<Buffer, string>();
+
+export async function produceVariant(
+  ctx: ShieldContext,
+  req: ShieldRequest,
+  p: Prepared,
+  job: ImageJob,
+  conditional: readonly string[],
+): Promise<OriginResponse> {
+  const source = await handle(ctx, {
+    method: "GET",
+    target: job.sourceTarget,
+    headers: { host: p.authority, accept: SOURCE_ACCEPT, "x-forwarded-proto": p.proto },
+    remoteAddress: req.remoteAddress,
+    secure: p.proto === "https",
+    body: null,
+  });
+  if (source.outcome === "error") {
+    closeBody(source);
+    // The source's origin failed: the variant's fill fails the same way, so a stale
+    // variant may still be served (stale-if-error) and nothing is stored.
+    throw new OriginError(source.status === 504 ? "timeout" : "connect", "source fetch failed");
+  }
+  const derived = cachingHeaders(ctx, source.headers);
+  if (source.status !== 200) {
+    closeBody(source);
+    // A missing source stays missing as long as the origin says its 404 may be cached.
+    const lasting = source.status === 404 || source.status === 410;
+    const status = source.status >= 500 ? 502 : source.status;
+    const e = new ImageError("source_error", `the source image answered ${source.status}`, {
+      status,
+    });
+    return failure(ctx, e, lasting ? derived : NO_STORE);
+  }
+
+  let input: Buffer;
+  try {
+    input = await readBody(source, ctx.config.images.limits.maxInputBytes);
+  } catch (err) {
+    if (err instanceof ImageError) return failure(ctx, err, derived);
+    throw err;
+  }
+  const etag = variantEtag(ctx, input, job.id);
+  if (matches(conditional, etag)) {
+    ctx.metrics.imageTransforms.labels("not_modified").inc();
+    return answer(304, [...derived, ["etag", etag]], null);
+  }
+
+  let out: TransformResult;
+  const t0 = performance.now();
+  try {
+    out = await ctx.images.pipeline.run(input, job.spec);
+  } catch (err) {
+    if (!(err instanceof ImageError)) throw err;
+    // Busy and timeout say nothing about the source: never stored, try again later.
+    const transient = err.code === "transform_busy" || err.code === "transform_timeout";
+    return failure(ctx, err, transient ? [...NO_STORE, ["retry-after", "1"]] : derived);
+  }
+  ctx.metrics.imageSeconds.labels(out.format).observe((performance.now() - t0) / 1000);
+  ctx.metrics.imageTransforms.labels("ok").inc();
+  const headers: HeaderPairs = [
+    ["content-type", mediaTypeOf(out.format)],
+    ["content-length", String(out.data.length)],
+    ["etag", etag],
+    ["x-content-type-options", "nosniff"],
+    ...derived,
+  ];
+  return answer(200, headers, out.data);
+}
+
+function cachingHeaders(ctx: ShieldContext, flat: readonly string[]): HeaderPairs {
+  const targeted = ctx.options.targetedCacheControl;
+  const out: HeaderPairs = [];
+  for (let i = 0; i < flat.length; i += 2) {
+    const name = flat[i] as string;
+    if (COPIED.has(name) || targeted.includes(name)) out.push([name, flat[i + 1] as string]);
+  }
+  return out;
+}
+
+function variantEtag(ctx: ShieldContext, input: Buffer, id: string): string {
+  let digest = digests.get(input);
+  if (digest === undefined) {
+    digest = createHash("sha256").update(input).digest("base64url");
+    digests.set(input, digest);
+  }
+  const tag = createHash("sha256")
+    .update(`${digest}\n${id}\n${ctx.images.pipeline.fingerprint}`)
+    .digest("base64url")
+    .slice(0, 32);
+  return `"${tag}"`;
+}
+
+/** Whether a revalidation's If-None-Match names this ETag (RFC 9110 §13.1.2). */
+function matches(flat: readonly string[], etag: string): boolean {
+  for (let i = 0; i < flat.length; i += 2) {
+    if (flat[i] !== "if-none-match") continue;
+    for (const one of (flat[i + 1] as string).split(",")) if (one.trim() === etag) return true;
+  }
+  return false;
+}
+
+async function readBody(r: ShieldResponse, max: number): Promise<Buffer> {
+  const body = r.body;
+  if (body === null) return Buffer.alloc(0);
+  const tooLarge = (): ImageError =>
+    new ImageError("source_too_large", `the source image is over ${max} bytes`);
+  if (Buffer.isBuffer(body)) {
+    if (body.length > max) throw tooLarge();
+    return body;
+  }
+  const declared = headerOf(r.headers, "content-length");
+  if (declared !== undefined && Number(declared) > max) {
+    body.close();
+    throw tooLarge();
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    size += chunk.length;
+    if (size > max) {
+      body.close();
+      throw tooLarge();
+    }
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks, size);
+}
+
+function failure(ctx: ShieldContext, e: ImageError, caching: HeaderPairs): OriginResponse {
+  ctx.metrics.imageTransforms.labels(e.code).inc();
+  const body = Buffer.from(`${JSON.stringify(e)}\n`);
+  return answer(
+    e.status,
+    [
+      ["content-type", "application/json; charset=utf-8"],
+      ["content-length", String(body.length)],
+      ...caching,
+    ],
+    body,
+  );
+}
+
+function answer(status: number, headers: HeaderPairs, body: Buffer | null): OriginResponse {
+  return { status, headers, body: once(body), dispose() {} };
+}
+
+async function* once(body: Buffer | null): AsyncGenerator<Buffer> {
+  if (body !== null) yield body;
+}
+
+function closeBody(r: ShieldResponse): void {
+  if (r.body !== null && !Buffer.isBuffer(r.body)) r.body.close();
+}
+
+function headerOf(flat: readonly string[], name: string): string | undefined {
+  for (let i = 0; i < flat.length; i += 2) if (flat[i] === name) return flat[i + 1];
+  return undefined;
+}

@@ -1,0 +1,125 @@
+/**
+ * `/img/<options>/<path>`: an image transform request at the shield.
+ *
+ *   parse (core/variant) → signature → format=auto from Accept → resolve options
+ *   (image-pipeline) → variant bound → the cache, keyed by the resolved options
+ *
+ * From the key on, a variant is an ordinary cached object: hit, stale, revalidate,
+ * collapse (identical concurrent requests share one transform) and purge all work as for
+ * any response; only its fill differs (produce.ts makes it instead of an origin).
+ */
+import type { TransformUrl } from "../../core/variant/index.ts";
+import { parseTransformPath, resolveAutoFormat } from "../../core/variant/index.ts";
+import {
+  checkSignature,
+  ImageError,
+  resolveTransform,
+  type TransformSpec,
+  variantId,
+} from "../../image-pipeline/index.ts";
+import type { ShieldContext } from "../context.ts";
+import { cacheable, type Prepared, type ShieldRequest } from "../handler.ts";
+import { errorResponse, type ShieldResponse } from "../respond.ts";
+import type { ImageJob } from "./produce.ts";
+
+export function imageRequest(
+  ctx: ShieldContext,
+  req: ShieldRequest,
+  p: Prepared,
+): ShieldResponse | Promise<ShieldResponse> {
+  const images = ctx.config.images;
+  const prefix = images.transformPrefix;
+  if (req.method !== "GET" && req.method !== "HEAD") {
+    const e = new ImageError("method_not_allowed", "transform URLs answer GET and HEAD only");
+    return refuse(e, ["allow", "GET, HEAD"]);
+  }
+  const parsed = parseTransformPath(p.url.path, prefix);
+  if (!parsed.ok) {
+    return refuse(new ImageError(parsed.code, parsed.message, { option: parsed.option }));
+  }
+  const secret = images.signing.secret;
+  if (secret !== undefined) {
+    const check = checkSignature(prefix, parsed.transform, p.url.query, secret);
+    if (check !== "ok") {
+      return refuse(
+        check === "missing"
+          ? new ImageError("missing_signature", "this CDN transforms signed URLs only", {
+              option: "sig",
+            })
+          : new ImageError("bad_signature", "the signature does not match this URL", {
+              option: "sig",
+            }),
+      );
+    }
+  }
+  const { transform, negotiated } = resolveAutoFormat(
+    parsed.transform,
+    p.reader.get("accept"),
+    images,
+  );
+  let spec: TransformSpec;
+  try {
+    spec = resolveTransform(transform.options, images);
+  } catch (err) {
+    if (err instanceof ImageError) return refuse(err);
+    throw err;
+  }
+  const id = variantId(spec);
+  const job = imageJob(p, transform, spec, id, negotiated);
+  if (!ctx.images.variants.admit(job.sourceUrl, id)) {
+    return refuse(
+      new ImageError(
+        "too_many_variants",
+        `this image already has ${images.limits.maxVariantsPerSource} variants; use the sizes and options the site already uses`,
+      ),
+    );
+  }
+  // The variant's own URL: what the key and the store's index hold. Every URL that
+  // resolves to these options names it.
+  const path = `${prefix}${id}${transform.source}`;
+  const url = { ...p.url, path, url: `${p.url.scheme}://${p.url.host}${path}${query(p)}` };
+  const r = cacheable(ctx, req, { ...p, url, image: job });
+  return negotiated ? withVaryAccept(r) : r;
+}
+
+function imageJob(
+  p: Prepared,
+  transform: TransformUrl,
+  spec: TransformSpec,
+  id: string,
+  negotiated: boolean,
+): ImageJob {
+  const source = transform.source;
+  return {
+    spec,
+    id,
+    sourceTarget: `${source}${query(p)}`,
+    sourceUrl: `${p.url.scheme}://${p.url.host}${source}${query(p)}`,
+    sourcePath: source,
+    negotiated,
+  };
+}
+
+function query(p: Prepared): string {
+  return p.url.query === "" ? "" : `?${p.url.query}`;
+}
+
+/** RFC 9110 §12.5.5: the response was chosen by Accept. */
+function withVaryAccept(
+  r: ShieldResponse | Promise<ShieldResponse>,
+): ShieldResponse | Promise<ShieldResponse> {
+  const add = (x: ShieldResponse): ShieldResponse => ({
+    ...x,
+    headers: x.headers.concat("vary", "accept"),
+  });
+  return r instanceof Promise ? r.then(add) : add(r);
+}
+
+function refuse(e: ImageError, extra: string[] = []): ShieldResponse {
+  return errorResponse(
+    { status: e.status, code: e.code, message: e.message, option: e.option },
+    "rejected",
+    undefined,
+    extra,
+  );
+}
