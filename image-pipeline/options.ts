@@ -6,7 +6,7 @@
  * Resolution is where distinct variants are bounded: widths round up to configured steps
  * (or must be one, with widthPolicy allow-list), dpr rounds up to a step and is folded
  * into the pixel size, sizes are clamped to the output limits, and defaults are written
- * out. Two URLs that resolve alike (`w=500` and `width=512`, `w=320,dpr=2` and
+ * out. Two URLs that resolve alike (`w=700` and `width=720`, `w=320,dpr=2` and
  * `w=640`) name one variant: `variantId` is the key's part, so they share one cache
  * entry and one transform.
  */
@@ -93,17 +93,18 @@ export function resolveTransform(
   const dprText = get("dpr");
   const dpr = dprText === undefined ? 1 : roundUp(Number(dprText), images.dprs);
 
+  // The pixel size (CSS size × dpr) is what rounds to a step: `w=320,dpr=2` and `w=640`
+  // are one variant. With both sides, the height follows the width's scale.
   let width: number | null = null;
   let height: number | null = null;
   const w = get("width");
   const h = get("height");
   if (w !== undefined && w !== "auto") {
     const asked = Number(w);
-    const step = stepFor("width", asked, images);
-    width = Math.round(step * dpr);
-    if (h !== undefined) height = Math.max(1, Math.round(Number(h) * (step / asked) * dpr));
+    width = pixels("width", asked, dpr, images);
+    if (h !== undefined) height = Math.max(1, Math.round((Number(h) * width) / asked));
   } else if (h !== undefined) {
-    height = Math.round(stepFor("height", Number(h), images) * dpr);
+    height = pixels("height", Number(h), dpr, images);
   }
   // Clamp to the output limits; one factor for both keeps the box's aspect ratio.
   const f = Math.min(
@@ -212,16 +213,27 @@ export function qualityFor(q: number | QualityWord, format: "jpeg" | "webp" | "a
   return typeof q === "number" ? q : WORD_QUALITY[q][format];
 }
 
-function stepFor(option: "width" | "height", asked: number, images: ImagesConfig): number {
+/**
+ * A side's pixel size: with "round-up", CSS size × dpr rounded up to a step; with
+ * "allow-list", the CSS size must be a step and is multiplied by the (stepped) dpr.
+ * Either way the sizes one source can have are bounded by the steps.
+ */
+function pixels(
+  option: "width" | "height",
+  asked: number,
+  dpr: number,
+  images: ImagesConfig,
+): number {
   const steps = images.widths;
-  if (images.widthPolicy === "allow-list" && !steps.includes(asked)) {
+  if (images.widthPolicy === "round-up") return roundUp(asked * dpr, steps);
+  if (!steps.includes(asked)) {
     throw new ImageError(
       "width_not_allowed",
       `${option}=${asked} is not one of the allowed sizes ${steps.join(", ")}`,
       { option },
     );
   }
-  return roundUp(asked, steps);
+  return Math.round(asked * dpr);
 }
 
 /** Smallest step ≥ value, else the largest. */
@@ -278,8 +290,8 @@ const NAMED: Readonly<Record<string, Rgba>> = {
  */
 export function parseColour(text: string): Rgba {
   const v = text.toLowerCase();
-  const named = NAMED[v];
-  if (named !== undefined) return named;
+  // Own names only: "constructor" and the like are inherited, not colours.
+  if (Object.hasOwn(NAMED, v)) return NAMED[v] as Rgba;
   const hex = /^(?:#|%23)([0-9a-f]{3,8})$/.exec(v)?.[1];
   if (hex !== undefined && hex.length !== 5 && hex.length !== 7) {
     const short = hex.length <= 4;

@@ -50,8 +50,18 @@ const INPUT: Readonly<Record<string, OutputFormat>> = {
 
 const ANIMATABLE: ReadonlySet<OutputFormat> = new Set(["webp", "gif"]);
 
+/** What the transform needs from the header besides SourceInfo. */
+interface SourceExtras {
+  exif?: Buffer | undefined;
+  /** EXIF orientation, 1..8 (1: as stored). */
+  orientation: number;
+  /** Per-frame delays, ms, and loop count of an animation. */
+  delay?: number[] | undefined;
+  loop?: number | undefined;
+}
+
 /** Read the source's header: format, displayed size, frames. Nothing is decoded. */
-export async function probe(input: Buffer): Promise<SourceInfo & { exif?: Buffer }> {
+export async function probe(input: Buffer): Promise<SourceInfo & SourceExtras> {
   let meta: Metadata;
   try {
     meta = await sharp(input, { limitInputPixels: false }).metadata();
@@ -68,7 +78,16 @@ export async function probe(input: Buffer): Promise<SourceInfo & { exif?: Buffer
   const width = meta.autoOrient?.width ?? meta.width;
   const height = meta.autoOrient?.height ?? meta.pageHeight ?? meta.height;
   if (!(width > 0 && height > 0)) throw new ImageError("corrupt_image", "the source has no size");
-  return { format, width, height, pages: meta.pages ?? 1, exif: meta.exif };
+  return {
+    format,
+    width,
+    height,
+    pages: meta.pages ?? 1,
+    exif: meta.exif,
+    orientation: meta.orientation ?? 1,
+    delay: meta.delay,
+    loop: meta.loop,
+  };
 }
 
 /**
@@ -95,22 +114,30 @@ export async function transform(
     );
   }
 
-  let img = sharp(input, {
-    autoOrient: true,
-    animated,
-    limitInputPixels: settings.maxInputPixels,
-    failOn: "error",
-    sequentialRead: true,
-  }).timeout({ seconds: Math.ceil(settings.timeoutMs / 1000) });
+  // libvips holds an animation as one tall strip of frames: sharp refuses to turn it a
+  // quarter (EXIF orientation or rotate) and mirrors it top to bottom as a whole, which
+  // also plays the frames backwards. Those animations are turned frame by frame.
+  const turnFrames =
+    animated &&
+    (src.orientation > 1 || spec.rotate !== 0 || spec.flip === "v" || spec.flip === "hv");
+  let img: Sharp;
+  if (turnFrames) img = await turnEachFrame(input, src.orientation, spec, settings);
+  else {
+    img = sharp(input, {
+      autoOrient: true,
+      animated,
+      limitInputPixels: settings.maxInputPixels,
+      failOn: "error",
+      sequentialRead: true,
+    }).timeout({ seconds: Math.ceil(settings.timeoutMs / 1000) });
+    if (spec.rotate !== 0) img = img.rotate(spec.rotate);
+    if (spec.flip === "h" || spec.flip === "hv") img = img.flop();
+    if (spec.flip === "v" || spec.flip === "hv") img = img.flip();
+  }
 
   let sw = src.width;
   let sh = src.height;
-  if (spec.rotate !== 0) {
-    img = img.rotate(spec.rotate);
-    if (spec.rotate !== 180) [sw, sh] = [sh, sw];
-  }
-  if (spec.flip === "h" || spec.flip === "hv") img = img.flop();
-  if (spec.flip === "v" || spec.flip === "hv") img = img.flip();
+  if (spec.rotate === 90 || spec.rotate === 270) [sw, sh] = [sh, sw];
   img = resize(img, spec, sw, sh, settings, animated);
   if (spec.blur !== null) img = img.blur(Math.max(0.3, spec.blur / 2));
   if (spec.sharpen !== null) img = img.sharpen({ sigma: 0.5 + spec.sharpen / 2 });
@@ -120,7 +147,8 @@ export async function transform(
     const fields = copyrightFields(src.exif);
     if (Object.keys(fields).length > 0) img = img.withExif({ IFD0: fields });
   }
-  img = encode(img, format, spec, settings);
+  // Frames turned one by one are raw pixels again: the timing is the source's.
+  img = encode(img, format, spec, settings, turnFrames ? src : {});
 
   let out: { data: Buffer; info: OutputInfo };
   try {
@@ -190,6 +218,85 @@ function resize(
   }
 }
 
+/**
+ * EXIF orientation as the turn that shows the image upright, in sharp's order of
+ * operations: mirror left to right (flop) first, then turn clockwise. (sharp's own table
+ * turns first and mirrors after; mirroring first turns the other way.)
+ */
+const UPRIGHT: Readonly<Record<number, { flop: boolean; angle: 0 | 90 | 180 | 270 }>> = {
+  2: { flop: true, angle: 0 },
+  3: { flop: false, angle: 180 },
+  4: { flop: true, angle: 180 },
+  5: { flop: true, angle: 270 },
+  6: { flop: false, angle: 90 },
+  7: { flop: true, angle: 90 },
+  8: { flop: false, angle: 270 },
+};
+
+/**
+ * Decode an animation and turn each frame on its own, with the same sharp operations a
+ * still image gets. Returns the frames as one raw strip (pageHeight set) for the rest of
+ * the pipeline. Memory: the source's decoded pixels, twice at most, which the input pixel
+ * limit has already bounded.
+ */
+async function turnEachFrame(
+  input: Buffer,
+  orientation: number,
+  spec: TransformSpec,
+  s: PipelineSettings,
+): Promise<Sharp> {
+  const timeout = { seconds: Math.ceil(s.timeoutMs / 1000) };
+  const upright = UPRIGHT[orientation];
+  // EXIF orientation first, then rotate and flip: the order a still image gets them in.
+  const steps = [
+    ...(upright === undefined ? [] : [{ ...upright, flip: false }]),
+    {
+      flop: spec.flip === "h" || spec.flip === "hv",
+      flip: spec.flip === "v" || spec.flip === "hv",
+      angle: spec.rotate,
+    },
+  ].filter((step) => step.flop || step.flip || step.angle !== 0);
+  try {
+    const strip = await sharp(input, {
+      animated: true,
+      limitInputPixels: s.maxInputPixels,
+      failOn: "error",
+    })
+      .timeout(timeout)
+      .raw()
+      .toBuffer({ resolveWithObject: true });
+    const { width, channels } = strip.info;
+    const pageHeight = strip.info.pageHeight ?? strip.info.height;
+    const pages = Math.max(1, Math.round(strip.info.height / pageHeight));
+    const frameBytes = width * pageHeight * channels;
+    const frames: Buffer[] = [];
+    let size = { width, height: pageHeight, channels };
+    for (let i = 0; i < pages; i++) {
+      let data = strip.data.subarray(i * frameBytes, (i + 1) * frameBytes);
+      size = { width, height: pageHeight, channels };
+      for (const step of steps) {
+        let frame = sharp(data, { raw: size });
+        // sharp mirrors before it turns, whatever the order of the calls.
+        if (step.flop) frame = frame.flop();
+        if (step.flip) frame = frame.flip();
+        if (step.angle !== 0) frame = frame.rotate(step.angle);
+        const out = await frame.timeout(timeout).raw().toBuffer({ resolveWithObject: true });
+        data = out.data;
+        size = { width: out.info.width, height: out.info.height, channels: out.info.channels };
+      }
+      frames.push(data);
+    }
+    return sharp(Buffer.concat(frames), {
+      raw: { ...size, height: size.height * pages, pageHeight: size.height },
+      // Without it sharp takes the strip for one tall image when resizing.
+      animated: true,
+      limitInputPixels: s.maxInputPixels,
+    }).timeout(timeout);
+  } catch (err) {
+    throw decodeError(err);
+  }
+}
+
 function pointCrop(
   box: { scaledWidth: number; scaledHeight: number; width: number; height: number },
   x: number,
@@ -204,7 +311,17 @@ function pointCrop(
   };
 }
 
-function encode(img: Sharp, format: OutputFormat, spec: TransformSpec, s: PipelineSettings): Sharp {
+function encode(
+  img: Sharp,
+  format: OutputFormat,
+  spec: TransformSpec,
+  s: PipelineSettings,
+  timing: { delay?: number[] | undefined; loop?: number | undefined },
+): Sharp {
+  const anim = {
+    ...(timing.delay === undefined ? {} : { delay: timing.delay }),
+    ...(timing.loop === undefined ? {} : { loop: timing.loop }),
+  };
   switch (format) {
     case "jpeg":
       // JPEG has no alpha: transparency becomes the background colour, not black.
@@ -215,6 +332,7 @@ function encode(img: Sharp, format: OutputFormat, spec: TransformSpec, s: Pipeli
       return img.webp({
         quality: qualityFor(spec.quality, "webp"),
         effort: spec.fast ? 0 : s.webpEffort,
+        ...anim,
       });
     case "avif":
       return img.avif({
@@ -224,7 +342,7 @@ function encode(img: Sharp, format: OutputFormat, spec: TransformSpec, s: Pipeli
     case "png":
       return img.png({ compressionLevel: spec.fast ? 1 : 6 });
     case "gif":
-      return img.gif();
+      return img.gif(anim);
   }
 }
 

@@ -117,7 +117,7 @@ export const ImagesSchema = z
       ])
       .superRefine(strictlyAscending)
       .describe(
-        "Width steps, px, ascending. A transform's width (and a height given alone) rounds up to a step, or must be one with widthPolicy allow-list.",
+        "Width steps, px, ascending. A transform's pixel width (width × dpr; a height given alone likewise) rounds up to a step; with widthPolicy allow-list the width must be one.",
       ),
     widthPolicy: z
       .enum(["round-up", "allow-list"])

@@ -171,7 +171,7 @@ export function parseTransformPath(path: string, prefix: string): TransformParse
   }
   // A transform of a transform would let one URL chain any number of transforms.
   if (source.startsWith(prefix)) return fail("the source must not itself be a transform URL");
-  const parts = rest.slice(0, slash).split(",");
+  const parts = splitOptions(rest.slice(0, slash));
   if (parts.length > MAX_OPTIONS) return fail(`at most ${MAX_OPTIONS} options`);
   const found = new Map<string, string>();
   for (const part of parts) {
@@ -193,6 +193,27 @@ export function parseTransformPath(path: string, prefix: string): TransformParse
   }
   const options = new Map([...found].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
   return { ok: true, transform: { options, source } };
+}
+
+/**
+ * Split on the commas between options, not those inside parentheses: a colour such as
+ * `background=rgb(255,0,0)` keeps its commas.
+ */
+function splitOptions(text: string): string[] {
+  const out: string[] = [];
+  let depth = 0;
+  let start = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x28) depth++;
+    else if (c === 0x29) depth = Math.max(0, depth - 1);
+    else if (c === 0x2c && depth === 0) {
+      out.push(text.slice(start, i));
+      start = i + 1;
+    }
+  }
+  out.push(text.slice(start));
+  return out;
 }
 
 /** The canonical path of a transform: `<prefix>a=1,b=2/<source>`. */

@@ -79,10 +79,14 @@ export async function produceVariant(
     secure: p.proto === "https",
     body: null,
   });
-  if (source.outcome === "error") {
+  // The source's origin failed: the variant's fill fails the same way, so nothing is
+  // stored and a stale variant may still be served (stale-if-error, whose Cache-Status
+  // then says so). A source served stale because its origin failed counts as failed
+  // when a stale variant exists: refreshing the variant from it would claim a
+  // revalidation that never happened.
+  const revalidating = headerOf(conditional, "if-none-match") !== undefined;
+  if (source.outcome === "error" || (source.outcome === "stale_error" && revalidating)) {
     closeBody(source);
-    // The source's origin failed: the variant's fill fails the same way, so a stale
-    // variant may still be served (stale-if-error) and nothing is stored.
     throw new OriginError(source.status === 504 ? "timeout" : "connect", "source fetch failed");
   }
   const derived = cachingHeaders(ctx, source.headers);

@@ -92,6 +92,21 @@ describe("npm start", () => {
     }
   });
 
+  it("transforms an image on demand: 480 px AVIF for a client that takes it", async () => {
+    expect(out).toMatch(/curl .*\/img\/width=480,format=auto\/images\/hero\.jpg/);
+    const url = `${edge}/img/width=480,format=auto/images/hero.jpg`;
+    const res = await fetch(url, { headers: { accept: "image/avif,image/webp" } });
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toBe("image/avif");
+    expect(res.headers.get("cache-status")).toMatch(/^shield; fwd=uri-miss.*, edge; /);
+    const meta = await sharp(Buffer.from(await res.arrayBuffer())).metadata();
+    expect([meta.format, meta.width, meta.height]).toEqual(["heif", 480, 252]);
+    // A WebP-only client gets WebP from the same URL, never the AVIF.
+    const webp = await fetch(url, { headers: { accept: "image/webp" } });
+    expect(webp.headers.get("content-type")).toBe("image/webp");
+    expect((await sharp(Buffer.from(await webp.arrayBuffer())).metadata()).format).toBe("webp");
+  });
+
   it("stops every process it started on Ctrl-C (SIGINT) and exits 0", async () => {
     const exited = new Promise<number | null>((r) => start.once("exit", (code) => r(code)));
     start.kill("SIGINT");

@@ -97,3 +97,45 @@ describe("resolveAutoFormat", () => {
     expect(resolveAutoFormat(t, CHROME, images)).toEqual({ transform: t, negotiated: false });
   });
 });
+
+describe("transform URL failure codes", () => {
+  it.each([
+    ["/img/size=1/a.jpg", "unknown_option", "size"],
+    ["/img/w=1,x=2/a.jpg", "unknown_option", "x"],
+    ["/img/width=-5/a.jpg", "invalid_option", "width"],
+    ["/img/q=101/a.jpg", "invalid_option", "quality"],
+    ["/img/w=1,width=2/a.jpg", "invalid_option", "width"],
+    ["/img/background=url(x)/a.jpg", "invalid_option", "background"],
+    ["/img/sig=short,width=1/a.jpg", "invalid_option", "sig"],
+    ["/img/width/a.jpg", "invalid_options", undefined],
+    ["/img/width=1,/a.jpg", "invalid_options", undefined],
+    ["/img/a.jpg", "invalid_options", undefined],
+  ])("%s → %s naming %s", (path, code, option) => {
+    const r = parseTransformPath(path, PREFIX);
+    expect(r).toMatchObject({ ok: false, code, option });
+    if (option !== undefined && !r.ok) expect(r.message).toContain(option);
+  });
+
+  it("keeps a sig option, in its sorted place in the canonical form", () => {
+    const sig = "AbC-_0123456789xyzAbC-_0123456789xyzAbC-_01";
+    expect(canonical(`/img/w=640,sig=${sig},fit=cover/a.jpg`)).toBe(
+      `/img/fit=cover,sig=${sig},width=640/a.jpg`,
+    );
+  });
+
+  it("refuses a source that is itself a transform URL", () => {
+    const r = parseTransformPath("/img/w=1/img/w=2/a.jpg", PREFIX);
+    expect(r).toMatchObject({ ok: false, code: "invalid_options" });
+    if (!r.ok) expect(r.message).toContain("must not itself be a transform URL");
+  });
+
+  it("accepts a source that only contains the prefix further down its path", () => {
+    expect(parsed("/img/w=1/photos/img/a.jpg").source).toBe("/photos/img/a.jpg");
+  });
+
+  it("keeps the commas inside an rgb() colour, splitting only between options", () => {
+    expect(canonical("/img/fit=pad,background=rgba(255,0,0,0.5),w=640/a.jpg")).toBe(
+      "/img/background=rgba(255,0,0,0.5),fit=pad,width=640/a.jpg",
+    );
+  });
+});

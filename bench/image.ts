@@ -1,0 +1,254 @@
+/**
+ * Image transforms through the shield, beside raw sharp doing the same work in the same
+ * run: a 2000×1500 photo-like JPEG → 800 px wide WebP, and → 800 px AVIF.
+ *
+ *   npx tsx bench/image.ts        (about 60 s; BENCH_IMAGES, BENCH_ROUNDS, BENCH_SECONDS)
+ *
+ * Transforms: every shield request names a source it has never seen
+ * (`/img/format=webp,width=800/photo/<n>.jpg`), so each one is a whole miss: the
+ * source fetched from the origin through the shield's cache, probed, hashed for the
+ * ETag, transformed in the queue, stored and sent. The baseline is
+ * `sharp(jpeg).resize(800).webp(…)` (or `.avif(…)`) in this process on the same bytes
+ * with the same encoder settings and the same number of transforms at once (the
+ * shield's queue default: one per core). Each run reports images/s and the p50 time per
+ * image; runs alternate raw and shield and the ratio is the median over rounds.
+ *
+ * Hits: requests/s for the cached WebP variant under 50 connections, beside a plain
+ * cached object of the same size from the same shield, so the ratio is what the
+ * transform route costs a hit (option parsing, resolution, the variant bound).
+ *
+ * The shield runs in a child process (bench/lib/serve-shield.ts); the origin and the
+ * clients run here, and are idle while raw sharp runs. Every answer is checked (status,
+ * Content-Type, Cache-Status, and the first of each run decoded to 800 px).
+ *
+ * Target (issue #5): shield at least 0.85× raw sharp's images/s.
+ */
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { availableParallelism } from "node:os";
+import sharp from "sharp";
+import { parseConfig } from "../core/config/index.ts";
+import { photoJpeg } from "../tests/helpers/images.ts";
+import { get } from "./lib/http.ts";
+import { load, rawHeader } from "./lib/load.ts";
+import { startChild } from "./lib/proc.ts";
+import { fail, fixed, int, median, percentile, printTable, type Row } from "./lib/table.ts";
+
+const IMAGES = Number(process.env.BENCH_IMAGES ?? 16);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
+const CORES = availableParallelism();
+const TARGET = 0.85;
+
+sharp.concurrency(CORES);
+sharp.cache(false);
+const photo = await photoJpeg({ width: 2000, height: 1500 });
+const images = parseConfig({
+  origins: [{ name: "o", url: "http://127.0.0.1:1", hosts: ["*"] }],
+}).images;
+
+// What the shield's defaults do for these two requests (image-pipeline: quality
+// "medium-high" is 85 for WebP and 60 for AVIF; efforts from the config).
+const FORMATS = [
+  {
+    name: "WebP",
+    option: "webp",
+    type: "image/webp",
+    raw: () =>
+      sharp(photo, { autoOrient: true })
+        .resize({ width: 800, height: images.limits.maxOutputHeight, fit: "inside" })
+        .webp({ quality: 85, effort: images.webpEffort })
+        .toBuffer(),
+  },
+  {
+    name: "AVIF",
+    option: "avif",
+    type: "image/avif",
+    raw: () =>
+      sharp(photo, { autoOrient: true })
+        .resize({ width: 800, height: images.limits.maxOutputHeight, fit: "inside" })
+        .avif({ quality: 60, effort: images.avifEffort })
+        .toBuffer(),
+  },
+] as const;
+
+let sameSize: Buffer = Buffer.alloc(0);
+let originRequests = 0;
+const origin = createServer((req, res) => {
+  originRequests++;
+  const url = req.url ?? "/";
+  if (url.startsWith("/photo/")) {
+    res.writeHead(200, {
+      "content-type": "image/jpeg",
+      "content-length": String(photo.length),
+      "cache-control": "public, max-age=3600",
+    });
+    res.end(photo);
+    return;
+  }
+  if (url === "/same-size") {
+    res.writeHead(200, {
+      "content-type": "image/webp",
+      "content-length": String(sameSize.length),
+      "cache-control": "public, max-age=3600",
+    });
+    res.end(sameSize);
+    return;
+  }
+  res.writeHead(404, { "content-length": "0" });
+  res.end();
+});
+await new Promise<void>((r) => origin.listen(0, "127.0.0.1", 1_024, r));
+const originUrl = `http://127.0.0.1:${(origin.address() as AddressInfo).port}`;
+const shield = await startChild("serve-shield.ts", [
+  JSON.stringify({ origins: [{ name: "bench", url: originUrl, hosts: ["*"] }] }),
+]);
+
+interface Run {
+  readonly perSecond: number;
+  readonly p50: number;
+}
+
+/** `n` jobs, `CORES` at a time; images/s over the whole run and p50 per image. */
+async function pool(n: number, job: (i: number) => Promise<void>): Promise<Run> {
+  const times: number[] = [];
+  let next = 0;
+  const t0 = performance.now();
+  const worker = async (): Promise<void> => {
+    while (next < n) {
+      const i = next++;
+      const s = performance.now();
+      await job(i);
+      times.push(performance.now() - s);
+    }
+  };
+  await Promise.all(Array.from({ length: CORES }, worker));
+  return { perSecond: n / ((performance.now() - t0) / 1000), p50: percentile(times, 50) };
+}
+
+let serial = 0;
+async function throughShield(f: (typeof FORMATS)[number], n: number): Promise<Run> {
+  const first = serial;
+  return pool(n, async (i) => {
+    const id = serial++;
+    const r = await get(`${shield.url}/img/format=${f.option},width=800/photo/${id}.jpg`);
+    if (r.status !== 200 || r.headers["content-type"] !== f.type) {
+      fail(
+        `shield answered ${r.status} ${r.headers["content-type"]}: ${r.body.toString().slice(0, 200)}`,
+      );
+    }
+    if (!String(r.headers["cache-status"]).includes("fwd=uri-miss")) {
+      fail(`expected a miss, got Cache-Status ${r.headers["cache-status"]}`);
+    }
+    if (id === first) {
+      const width = (await sharp(r.body).metadata()).width;
+      if (width !== 800) fail(`the shield's ${f.name} is ${width} px wide, not 800`);
+    }
+    void i;
+  });
+}
+
+function rawSharp(f: (typeof FORMATS)[number], n: number): Promise<Run> {
+  return pool(n, async () => {
+    const out = await f.raw();
+    if (out.length === 0) fail("raw sharp produced nothing");
+  });
+}
+
+// Warm both (JIT, libvips, connections) before anything is measured.
+for (const f of FORMATS) {
+  await rawSharp(f, CORES * 2);
+  await throughShield(f, CORES * 2);
+}
+
+const rows: Row[] = [];
+let pass = true;
+for (const f of FORMATS) {
+  const raws: Run[] = [];
+  const shields: Run[] = [];
+  const ratios: number[] = [];
+  for (let round = 0; round < ROUNDS; round++) {
+    const raw = await rawSharp(f, IMAGES);
+    const viaShield = await throughShield(f, IMAGES);
+    raws.push(raw);
+    shields.push(viaShield);
+    ratios.push(viaShield.perSecond / raw.perSecond);
+  }
+  const ratio = median(ratios);
+  const ok = ratio >= TARGET;
+  pass &&= ok;
+  const rawPs = median(raws.map((r) => r.perSecond));
+  const shieldPs = median(shields.map((r) => r.perSecond));
+  rows.push({
+    figure: `${f.name} 800 px, images/s`,
+    value: fixed(shieldPs, 1),
+    baseline: fixed(rawPs, 1),
+    ratio: `${fixed(ratio, 2)}×`,
+    target: `≥ ${TARGET}×`,
+    pass: ok,
+  });
+  rows.push({
+    figure: `${f.name} 800 px, p50 ms`,
+    value: fixed(median(shields.map((r) => r.p50)), 0),
+    baseline: fixed(median(raws.map((r) => r.p50)), 0),
+    ratio: `${fixed(median(shields.map((r) => r.p50)) / median(raws.map((r) => r.p50)), 2)}×`,
+    target: "",
+  });
+}
+
+// Cached variant hits beside a plain cached object of the same size.
+const hitUrl = `${shield.url}/img/format=webp,width=800/photo/hit.jpg`;
+const first = await get(hitUrl);
+sameSize = first.body;
+await get(`${shield.url}/same-size`);
+const check =
+  (type: string) =>
+  (status: number, headers: readonly string[]): string | null => {
+    if (status !== 200) return `status ${status}`;
+    if (rawHeader(headers, "content-type") !== type) return "wrong content-type";
+    return (rawHeader(headers, "cache-status") ?? "").includes("hit") ? null : "not a hit";
+  };
+const hitRatios: number[] = [];
+const variantRps: number[] = [];
+const plainRps: number[] = [];
+for (let round = 0; round < ROUNDS; round++) {
+  const v = await load({
+    url: hitUrl,
+    seconds: SECONDS,
+    connections: 50,
+    check: check("image/webp"),
+    pid: shield.pid,
+  });
+  const p = await load({
+    url: `${shield.url}/same-size`,
+    seconds: SECONDS,
+    connections: 50,
+    check: check("image/webp"),
+    pid: shield.pid,
+  });
+  variantRps.push(v.rps);
+  plainRps.push(p.rps);
+  hitRatios.push(v.rps / p.rps);
+}
+rows.push({
+  figure: `cached variant (${int(sameSize.length)} B), hits/s`,
+  value: int(median(variantRps)),
+  baseline: int(median(plainRps)),
+  ratio: `${fixed(median(hitRatios), 2)}×`,
+  target: "",
+});
+
+const expectedOrigin = 2 + FORMATS.length * (CORES * 2 + ROUNDS * IMAGES);
+await shield.stop();
+origin.close();
+console.log(
+  `sharp ${sharp.versions.sharp} (libvips ${sharp.versions.vips}), ${CORES} cores; ${IMAGES} images × ${ROUNDS} rounds; shield: defaults (avifEffort ${images.avifEffort}, webpEffort ${images.webpEffort}, ${CORES} transforms at once)\n`,
+);
+const ok = printTable(
+  "Image transforms through the shield (baseline: raw sharp, same transform, same run)",
+  rows,
+);
+if (originRequests !== expectedOrigin) {
+  fail(`the origin saw ${originRequests} requests, expected ${expectedOrigin} (one per source)`);
+}
+if (!ok || !pass) process.exitCode = 1;
