@@ -21,6 +21,7 @@ import {
 } from "../core/policy/index.ts";
 import { routeOrigin } from "../core/routing/index.ts";
 import { matchRequestRule } from "../core/rules/index.ts";
+import { transformSourcePath } from "../core/variant/index.ts";
 import { type FillJob, type Flight, startFlight } from "./collapse/flight.ts";
 import type { ShieldContext } from "./context.ts";
 import { type NodeHeaders, nodeHeaderReader } from "./http/headers.ts";
@@ -110,7 +111,8 @@ function prepare(ctx: ShieldContext, req: ShieldRequest): Prepared | ShieldRespo
     return bad(400, "bad_target", "the request target is not a valid URL path");
   }
   // A transform is routed by its source image, which is what will be fetched.
-  const origin = routeOrigin(ctx.router, parsed.hostname, routingPath(ctx, url.path));
+  const routePath = transformSourcePath(url.path, ctx.config.images.transformPrefix);
+  const origin = routeOrigin(ctx.router, parsed.hostname, routePath);
   if (origin === null) {
     // RFC 9110 §15.5.20: this server is not able to produce a response for that host.
     return bad(421, "unknown_host", `no origin is configured for ${parsed.hostname}${url.path}`);
@@ -122,14 +124,6 @@ function prepare(ctx: ShieldContext, req: ShieldRequest): Prepared | ShieldRespo
     proto,
     authority: parsed.authority,
   };
-}
-
-/** The path that picks the origin: a transform's source path, else the path itself. */
-function routingPath(ctx: ShieldContext, path: string): string {
-  const prefix = ctx.config.images.transformPrefix;
-  if (!path.startsWith(prefix)) return path;
-  const slash = path.indexOf("/", prefix.length);
-  return slash < 0 ? path : path.slice(slash);
 }
 
 export function cacheable(

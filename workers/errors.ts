@@ -6,8 +6,12 @@
 import { appendCacheStatus, type CacheStatusMember } from "../core/http/cache-status.ts";
 
 export type EdgeErrorCode =
-  /** 400: a transform URL's options are malformed. */
-  | "bad_transform_options"
+  /** 400: a transform URL is not `<prefix><options>/<path>` (core/variant). */
+  | "invalid_options"
+  /** 400: a transform option this CDN does not know; the body names it. */
+  | "unknown_option"
+  /** 400: a transform option's value is malformed; the body names the option. */
+  | "invalid_option"
   /** 421: no configured origin serves this host (RFC 9110 §15.5.20). */
   | "unknown_host"
   /** 502: no shield node (or the origin) could be reached. */
@@ -18,7 +22,9 @@ export type EdgeErrorCode =
   | "only_if_cached";
 
 const STATUS: Readonly<Record<EdgeErrorCode, number>> = {
-  bad_transform_options: 400,
+  invalid_options: 400,
+  unknown_option: 400,
+  invalid_option: 400,
   unknown_host: 421,
   upstream_unreachable: 502,
   upstream_timeout: 504,
@@ -29,16 +35,23 @@ export class EdgeError extends Error {
   override readonly name = "EdgeError";
   readonly code: EdgeErrorCode;
   readonly status: number;
+  /** The request option at fault (transform URLs). */
+  readonly option: string | undefined;
 
-  constructor(code: EdgeErrorCode, message: string) {
+  constructor(code: EdgeErrorCode, message: string, option?: string) {
     super(message);
     this.code = code;
     this.status = STATUS[code];
+    this.option = option;
   }
 
   /** The response, with this cache's member (detail = the code) after any upstream ones. */
   toResponse(member: CacheStatusMember, upstreamCacheStatus?: string | null): Response {
-    const body = JSON.stringify({ error: this.code, message: this.message });
+    const body = JSON.stringify(
+      this.option === undefined
+        ? { error: this.code, message: this.message }
+        : { error: this.code, option: this.option, message: this.message },
+    );
     return new Response(body, {
       status: this.status,
       headers: {

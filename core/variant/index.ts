@@ -15,5 +15,7 @@ export {
   parseTransformPath,
   resolveAutoFormat,
   type TransformParse,
+  type TransformParseCode,
   type TransformUrl,
+  transformSourcePath,
 } from "./transform-url.ts";

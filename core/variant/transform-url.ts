@@ -153,6 +153,17 @@ export function isTransformPath(path: string, prefix: string): boolean {
 }
 
 /**
+ * The path that picks a transform's origin: its source image's path (what will be
+ * fetched), or the path itself when it is not a transform. The edge and the shield
+ * route alike, so a configured `pathPrefix` works for transforms of its images.
+ */
+export function transformSourcePath(path: string, prefix: string): string {
+  if (!path.startsWith(prefix)) return path;
+  const slash = path.indexOf("/", prefix.length);
+  return slash < 0 ? path : path.slice(slash);
+}
+
+/**
  * Parse a transform path. The caller has checked `isTransformPath`. Errors are written
  * for the person who typed the URL: they name the option and what it must be.
  */

@@ -1,9 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { type ImagesConfig, parseConfig } from "../../core/config/index.ts";
 import { parseTransformPath } from "../../core/variant/index.ts";
+import { parseColour } from "../../image-pipeline/colour.ts";
 import { ImageError } from "../../image-pipeline/errors.ts";
 import {
-  parseColour,
   qualityFor,
   resolveTransform,
   type TransformSpec,

@@ -98,6 +98,19 @@ describe("transform URLs /img/<options>/<path>", () => {
     expect((await receivedAll(avifPath))[0]!.headers.accept).toBe("image/avif");
   });
 
+  it("routes a transform by its source's path, so an origin with a pathPrefix serves it", async () => {
+    const origins = [
+      { name: "media", url: "http://127.0.0.1:9", hosts: ["edge.test"], pathPrefix: "/media/" },
+    ];
+    const edge = testEdge(cdnConfig({ origins }));
+    const p = `/img/format=webp,width=100/media${uniquePath("a.jpg")}`;
+    await scriptAll(p, { headers: { "cache-control": "max-age=60" }, body: "webp" });
+    const res = await edge.send(p);
+    expect([res.status, res.text]).toEqual([200, "webp"]);
+    // A path the origin does not serve is still refused, transform or not.
+    expect((await edge.send("/img/width=100/elsewhere/a.jpg")).status).toBe(421);
+  });
+
   it("does not vary on Accept when the format is explicit", async () => {
     const edge = testEdge();
     const source = uniquePath("cat.jpg");
@@ -111,20 +124,25 @@ describe("transform URLs /img/<options>/<path>", () => {
   });
 
   it.each([
-    ["/img/width=abc/a.jpg", "width=abc: must be a whole number"],
-    ["/img/colour=red/a.jpg", 'unknown option "colour"'],
-    ["/img/width/a.jpg", 'option "width" must be written name=value'],
-    ["/img/width=10,w=20/a.jpg", 'option "width" is given twice'],
-    ["/img/fit=stretch/a.jpg", "fit=stretch: must be one of"],
-    ["/img/width=100", "expected /img/<options>/<path of the image>"],
-    ["/img/width=100/https:/evil.example/a.jpg", "the source must be a path on this site"],
-  ])("answers %s with 400 and a clear message, without any fetch", async (path, message) => {
+    ["/img/width=abc/a.jpg", "invalid_option", "width", "width=abc: must be a whole number"],
+    ["/img/colour=red/a.jpg", "unknown_option", "colour", 'unknown option "colour"'],
+    ["/img/width/a.jpg", "invalid_options", undefined, 'option "width" must be written name=value'],
+    ["/img/width=10,w=20/a.jpg", "invalid_option", "width", 'option "width" is given twice'],
+    ["/img/fit=stretch/a.jpg", "invalid_option", "fit", "fit=stretch: must be one of"],
+    ["/img/width=100", "invalid_options", undefined, "expected /img/<options>/<path of the image>"],
+    [
+      "/img/width=100/https:/evil.example/a.jpg",
+      "invalid_options",
+      undefined,
+      "the source must be a path on this site",
+    ],
+  ])("answers %s with 400 %s naming %s, without any fetch", async (path, code, option, message) => {
     const edge = testEdge();
     const res = await edge.send(path);
     expect(res.status).toBe(400);
-    const body = JSON.parse(res.text) as { error: string; message: string };
-    expect(body.error).toBe("bad_transform_options");
+    const body = JSON.parse(res.text) as { error: string; option?: string; message: string };
+    expect([body.error, body.option]).toEqual([code, option]);
     expect(body.message).toContain(message);
-    expect(res.headers.get("cache-status")).toBe("edge; detail=bad_transform_options");
+    expect(res.headers.get("cache-status")).toBe(`edge; detail=${code}`);
   });
 });

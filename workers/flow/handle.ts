@@ -9,6 +9,7 @@ import { buildCacheKey, hasAnyCookie, normaliseUrl, storageName } from "../../co
 import { decide, forwardReason, hitMember } from "../../core/policy/index.ts";
 import { hostnameOf, routeOrigin } from "../../core/routing/index.ts";
 import { matchRequestRule } from "../../core/rules/index.ts";
+import { transformSourcePath } from "../../core/variant/index.ts";
 import { discard } from "../cache/body.ts";
 import type { EntryStore, StoredEntry } from "../cache/entry-store.ts";
 import type { EdgeRuntime } from "../config/runtime.ts";
@@ -34,14 +35,17 @@ export async function handleEdgeRequest(
   const now = clock();
   const name = rt.edge.cacheStatusName;
   const url = normaliseUrl(client.url, rt.config.key);
-  const origin = routeOrigin(rt.origins, url.host, url.path);
+  // A transform is routed by its source image's path, as the shield routes it.
+  const routePath = transformSourcePath(url.path, rt.config.images.transformPrefix);
+  const origin = routeOrigin(rt.origins, url.host, routePath);
   if (origin === null) {
     const message = `no origin is configured for ${hostnameOf(url.host)}${url.path}`;
     return new EdgeError("unknown_host", message).toResponse({ cache: name });
   }
   const image = imageRequest(url.path, client.headers.get("accept"), rt.config.images);
   if (image.kind === "invalid") {
-    return new EdgeError("bad_transform_options", image.message).toResponse({ cache: name });
+    const e = new EdgeError(image.code, image.message, image.option);
+    return e.toResponse({ cache: name });
   }
   const accept = image.kind === "image" ? image.accept : undefined;
   const er: EdgeRequest = {

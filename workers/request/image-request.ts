@@ -16,6 +16,7 @@ import {
   originalFormatFromPath,
   parseTransformPath,
   resolveAutoFormat,
+  type TransformParseCode,
   variantId,
 } from "../../core/variant/index.ts";
 
@@ -34,7 +35,12 @@ export type ImageRequest =
       readonly accept: string | undefined;
       readonly varyAccept: boolean;
     }
-  | { readonly kind: "invalid"; readonly message: string };
+  | {
+      readonly kind: "invalid";
+      readonly code: TransformParseCode;
+      readonly option: string | undefined;
+      readonly message: string;
+    };
 
 const NONE: ImageRequest = { kind: "none" };
 
@@ -45,7 +51,9 @@ export function imageRequest(
 ): ImageRequest {
   if (isTransformPath(path, images.transformPrefix)) {
     const parsed = parseTransformPath(path, images.transformPrefix);
-    if (!parsed.ok) return { kind: "invalid", message: parsed.message };
+    if (!parsed.ok) {
+      return { kind: "invalid", code: parsed.code, option: parsed.option, message: parsed.message };
+    }
     const { transform, negotiated } = resolveAutoFormat(parsed.transform, accept, images);
     const format = transform.options.get("format");
     return {

@@ -1,0 +1,90 @@
+/**
+ * Animations turned frame by frame. libvips holds an animation as one tall strip of
+ * frames: sharp refuses to turn it a quarter (EXIF orientation or rotate) and mirrors it
+ * top to bottom as a whole, which also plays the frames backwards. So such animations
+ * are decoded, each frame gets the operations a still image would, and the frames are
+ * put back together.
+ */
+import sharp, { type Sharp } from "sharp";
+import { decodeError } from "./decode-error.ts";
+import type { TransformSpec } from "./options.ts";
+import type { PipelineSettings } from "./transform.ts";
+
+/**
+ * EXIF orientation as the turn that shows the image upright, in sharp's order of
+ * operations: mirror left to right (flop) first, then turn clockwise. (sharp's own table
+ * turns first and mirrors after; mirroring first turns the other way.)
+ */
+const UPRIGHT: Readonly<Record<number, { flop: boolean; angle: 0 | 90 | 180 | 270 }>> = {
+  2: { flop: true, angle: 0 },
+  3: { flop: false, angle: 180 },
+  4: { flop: true, angle: 180 },
+  5: { flop: true, angle: 270 },
+  6: { flop: false, angle: 90 },
+  7: { flop: true, angle: 90 },
+  8: { flop: false, angle: 270 },
+};
+
+/**
+ * Decode an animation and turn each frame on its own, with the same sharp operations a
+ * still image gets. Returns the frames as one raw strip (pageHeight set) for the rest of
+ * the pipeline. Memory: the source's decoded pixels, twice at most, which the input pixel
+ * limit has already bounded.
+ */
+export async function turnEachFrame(
+  input: Buffer,
+  orientation: number,
+  spec: TransformSpec,
+  s: PipelineSettings,
+): Promise<Sharp> {
+  const timeout = { seconds: Math.ceil(s.timeoutMs / 1000) };
+  const upright = UPRIGHT[orientation];
+  // EXIF orientation first, then rotate and flip: the order a still image gets them in.
+  const steps = [
+    ...(upright === undefined ? [] : [{ ...upright, flip: false }]),
+    {
+      flop: spec.flip === "h" || spec.flip === "hv",
+      flip: spec.flip === "v" || spec.flip === "hv",
+      angle: spec.rotate,
+    },
+  ].filter((step) => step.flop || step.flip || step.angle !== 0);
+  try {
+    const strip = await sharp(input, {
+      animated: true,
+      limitInputPixels: s.maxInputPixels,
+      failOn: "error",
+    })
+      .timeout(timeout)
+      .raw()
+      .toBuffer({ resolveWithObject: true });
+    const { width, channels } = strip.info;
+    const pageHeight = strip.info.pageHeight ?? strip.info.height;
+    const pages = Math.max(1, Math.round(strip.info.height / pageHeight));
+    const frameBytes = width * pageHeight * channels;
+    const frames: Buffer[] = [];
+    let size = { width, height: pageHeight, channels };
+    for (let i = 0; i < pages; i++) {
+      let data = strip.data.subarray(i * frameBytes, (i + 1) * frameBytes);
+      size = { width, height: pageHeight, channels };
+      for (const step of steps) {
+        let frame = sharp(data, { raw: size });
+        // sharp mirrors before it turns, whatever the order of the calls.
+        if (step.flop) frame = frame.flop();
+        if (step.flip) frame = frame.flip();
+        if (step.angle !== 0) frame = frame.rotate(step.angle);
+        const out = await frame.timeout(timeout).raw().toBuffer({ resolveWithObject: true });
+        data = out.data;
+        size = { width: out.info.width, height: out.info.height, channels: out.info.channels };
+      }
+      frames.push(data);
+    }
+    return sharp(Buffer.concat(frames), {
+      raw: { ...size, height: size.height * pages, pageHeight: size.height },
+      // Without it sharp takes the strip for one tall image when resizing.
+      animated: true,
+      limitInputPixels: s.maxInputPixels,
+    }).timeout(timeout);
+  } catch (err) {
+    throw decodeError(err);
+  }
+}

@@ -1,0 +1,262 @@
+/**
+ * The sharp transform on animated sources (WebP and GIF), run for real and checked frame by
+ * frame on the decoded output: frames, timing, loop count, stills, and every frame turned,
+ * mirrored and EXIF-oriented like a still image.
+ */
+import sharp from "sharp";
+import { beforeAll, describe, expect, it } from "vitest";
+import { transform } from "../../image-pipeline/transform.ts";
+import {
+  animation,
+  BLUE,
+  DELAYS,
+  decode,
+  expectColour,
+  FRAME_COLOURS,
+  GREEN,
+  RED,
+  type Rgb,
+  rejection,
+  settings,
+  spec,
+  YELLOW,
+} from "./support.ts";
+
+describe("animation (4 frames: red, green, blue, yellow)", () => {
+  let webp: Buffer;
+  let gif: Buffer;
+  beforeAll(async () => {
+    webp = await animation("webp");
+    gif = await animation("gif");
+    for (const a of [webp, gif]) expect((await sharp(a).metadata()).pages).toBe(4);
+  });
+
+  /** Each frame's centre colour and the frame size. */
+  async function frames(data: Buffer): Promise<{ size: number[]; colours: Rgb[] }> {
+    const meta = await sharp(data, { animated: true }).metadata();
+    const pages = meta.pages ?? 1;
+    const pageHeight = meta.pageHeight ?? meta.height;
+    const px = await decode(data, true);
+    expect(px.height).toBe(pageHeight * pages);
+    const colours = Array.from({ length: pages }, (_, i) =>
+      px.at(Math.floor(px.width / 2), i * pageHeight + Math.floor(pageHeight / 2)),
+    );
+    return { size: [meta.width, pageHeight], colours };
+  }
+
+  it.each(["webp", "gif"] as const)(
+    "format=webp keeps every frame of a %s, each resized",
+    async (kind) => {
+      const out = await transform(
+        kind === "webp" ? webp : gif,
+        spec({ format: "webp", width: "16" }),
+        settings,
+      );
+      expect(out.format).toBe("webp");
+      expect(out.animated).toBe(true);
+      expect((await sharp(out.data).metadata()).format).toBe("webp");
+      const f = await frames(out.data);
+      expect(f.size).toEqual([16, 16]);
+      expect(f.colours).toHaveLength(4);
+      [RED, GREEN, BLUE, YELLOW].forEach((c, i) => {
+        expectColour(f.colours[i] as Rgb, c);
+      });
+    },
+  );
+
+  it("format=gif keeps every frame", async () => {
+    const out = await transform(webp, spec({ format: "gif", width: "16" }), settings);
+    expect(out.format).toBe("gif");
+    expect((await sharp(out.data).metadata()).format).toBe("gif");
+    const f = await frames(out.data);
+    expect(f.size).toEqual([16, 16]);
+    expect(f.colours).toHaveLength(4);
+    expectColour(f.colours[3] as Rgb, YELLOW);
+  });
+
+  it("format=avif on an animated source comes out as animated WebP", async () => {
+    const out = await transform(gif, spec({ format: "avif" }), settings);
+    expect(out.format).toBe("webp");
+    expect(out.animated).toBe(true);
+    const meta = await sharp(out.data).metadata();
+    expect(meta.format).toBe("webp");
+    expect(meta.pages).toBe(4);
+  });
+
+  it("anim=false gives a single still frame (the first)", async () => {
+    const out = await transform(webp, spec({ format: "webp", anim: "false" }), settings);
+    expect(out.animated).toBe(false);
+    const meta = await sharp(out.data).metadata();
+    expect(meta.pages ?? 1).toBe(1);
+    expect([meta.width, meta.height]).toEqual([32, 32]);
+    expectColour((await decode(out.data)).at(16, 16), RED);
+
+    // anim=false with avif asked stays AVIF: only an animation needs WebP.
+    const avif = await transform(webp, spec({ format: "avif", anim: "false" }), settings);
+    expect(avif.format).toBe("avif");
+    expect((await sharp(avif.data).metadata()).format).toBe("heif");
+  });
+
+  it("format=png gives a single frame, not the frames stacked", async () => {
+    const out = await transform(gif, spec({ format: "png" }), settings);
+    expect(out.animated).toBe(false);
+    const meta = await sharp(out.data).metadata();
+    expect(meta.format).toBe("png");
+    expect([meta.width, meta.height]).toEqual([32, 32]);
+    expectColour((await decode(out.data)).at(16, 16), RED);
+  });
+
+  it("keeps the frames' timing and loop count", async () => {
+    for (const [src, format] of [
+      [webp, "webp"],
+      [gif, "gif"],
+      [gif, "webp"],
+    ] as const) {
+      const out = await transform(src, spec({ format, width: "16" }), settings);
+      const meta = await sharp(out.data).metadata();
+      expect(meta.delay, format).toEqual(DELAYS);
+      expect(meta.loop, format).toBe(3);
+    }
+  });
+
+  it("reports the size of one frame, not of the strip of frames", async () => {
+    const out = await transform(webp, spec({ format: "webp", width: "16" }), settings);
+    expect([out.width, out.height]).toEqual([16, 16]);
+  });
+
+  it("counts the pixels of every kept frame against the limit", async () => {
+    // 32×32×4 = 4096 pixels animated; one frame is 1024.
+    const limited = { ...settings, maxInputPixels: 3000 };
+    const err = await rejection(transform(webp, spec({ format: "webp" }), limited));
+    expect(err.code).toBe("too_many_pixels");
+    const still = await transform(webp, spec({ format: "webp", anim: "false" }), limited);
+    expect((await sharp(still.data).metadata()).width).toBe(32);
+  });
+});
+
+describe("animation turned and mirrored (each frame black, its colour in the top-left block)", () => {
+  /** Frame i's colour at (x, y) of that frame, with the output's frame size and count. */
+  async function framesOf(data: Buffer): Promise<{
+    width: number;
+    height: number;
+    pages: number;
+    at(i: number, x: number, y: number): Rgb;
+  }> {
+    const meta = await sharp(data, { animated: true }).metadata();
+    const height = meta.pageHeight ?? meta.height;
+    const px = await decode(data, true);
+    return {
+      width: meta.width,
+      height,
+      pages: meta.pages ?? 1,
+      at: (i, x, y) => px.at(x, i * height + y),
+    };
+  }
+
+  /** Every frame has its own colour at `lit` and black at `dark`: frame order and content kept. */
+  function expectEachFrame(
+    f: Awaited<ReturnType<typeof framesOf>>,
+    lit: [number, number],
+    dark: [number, number],
+  ): void {
+    expect(f.pages).toBe(4);
+    FRAME_COLOURS.forEach((c, i) => {
+      expectColour(f.at(i, ...lit), c);
+      expectColour(f.at(i, ...dark), [0, 0, 0]);
+    });
+  }
+
+  let src: Buffer;
+  beforeAll(async () => {
+    src = await animation("webp", { width: 48, height: 32, corner: true });
+  });
+
+  it("rotate=90 turns every frame a quarter clockwise, frames in order", async () => {
+    const out = await transform(src, spec({ format: "webp", rotate: "90" }), settings);
+    expect(out.animated).toBe(true);
+    expect([out.width, out.height]).toEqual([32, 48]);
+    const f = await framesOf(out.data);
+    expect([f.width, f.height]).toEqual([32, 48]);
+    // The top-left block turns to the top right.
+    expectEachFrame(f, [24, 8], [8, 8]);
+    const meta = await sharp(out.data).metadata();
+    expect(meta.delay).toEqual(DELAYS);
+    expect(meta.loop).toBe(3);
+  });
+
+  it("rotate=270 into GIF, resized, turns every frame a quarter anticlockwise", async () => {
+    const out = await transform(src, spec({ format: "gif", rotate: "270", width: "16" }), settings);
+    const f = await framesOf(out.data);
+    expect([f.width, f.height]).toEqual([16, 24]);
+    // The top-left block turns to the bottom left.
+    expectEachFrame(f, [4, 20], [12, 4]);
+  });
+
+  it("flip=v mirrors every frame top to bottom and keeps the frames in order", async () => {
+    const out = await transform(src, spec({ format: "webp", flip: "v" }), settings);
+    const f = await framesOf(out.data);
+    expect([f.width, f.height]).toEqual([48, 32]);
+    expectEachFrame(f, [8, 24], [8, 8]);
+  });
+
+  it("rotate=180 turns every frame and keeps the frames in order", async () => {
+    const out = await transform(src, spec({ format: "webp", rotate: "180" }), settings);
+    const f = await framesOf(out.data);
+    expectEachFrame(f, [40, 24], [8, 8]);
+  });
+
+  it("flip=h mirrors every frame left to right", async () => {
+    const out = await transform(src, spec({ format: "webp", flip: "h" }), settings);
+    const f = await framesOf(out.data);
+    expectEachFrame(f, [40, 8], [8, 8]);
+  });
+
+  it("an animation with EXIF orientation 6 is shown upright, every frame", async () => {
+    const tagged = await animation("webp", { width: 48, height: 32, corner: true, orientation: 6 });
+    expect((await sharp(tagged).metadata()).orientation).toBe(6);
+    const out = await transform(tagged, spec({ format: "webp" }), settings);
+    const f = await framesOf(out.data);
+    expect([f.width, f.height]).toEqual([32, 48]);
+    expectEachFrame(f, [24, 8], [8, 8]);
+    expect([undefined, 1]).toContain((await sharp(out.data).metadata()).orientation);
+  });
+
+  it("every EXIF orientation with rotate and flip matches the still image's first frame", async () => {
+    const specs: Record<string, string>[] = [
+      {},
+      { rotate: "90" },
+      { flip: "h" },
+      { rotate: "270", flip: "v" },
+      { flip: "hv" },
+    ];
+    for (let orientation = 1; orientation <= 8; orientation++) {
+      const tagged = await animation("webp", { width: 48, height: 32, corner: true, orientation });
+      for (const o of specs) {
+        const label = `orientation ${orientation} ${JSON.stringify(o)}`;
+        const moving = await framesOf(
+          (await transform(tagged, spec({ format: "webp", ...o }), settings)).data,
+        );
+        const still = await decode(
+          (await transform(tagged, spec({ format: "png", anim: "false", ...o }), settings)).data,
+        );
+        expect([moving.width, moving.height], label).toEqual([still.width, still.height]);
+        expect(moving.pages, label).toBe(4);
+        // The four quadrant centres of the first frame agree with the still image.
+        for (const [x, y] of [
+          [0.25, 0.25],
+          [0.75, 0.25],
+          [0.25, 0.75],
+          [0.75, 0.75],
+        ] as const) {
+          const px = Math.floor(x * still.width);
+          const py = Math.floor(y * still.height);
+          const a = moving.at(0, px, py);
+          const b = still.at(px, py);
+          if (!a.every((v, i) => Math.abs(v - (b[i] as number)) <= 40)) {
+            expect.fail(`${label}: frame 0 at ${px},${py} is ${a.join(",")}, still ${b.join(",")}`);
+          }
+        }
+      }
+    }
+  });
+});
