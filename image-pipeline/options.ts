@@ -145,11 +145,18 @@ export function resolveTransform(
   const sharpen =
     sharpenText === undefined || Number(sharpenText) === 0 ? null : Number(sharpenText);
 
+  // Options that cannot change the output are written as their default, so they do not
+  // make a variant of their own: without a box (both sides) every fit only says whether
+  // to enlarge, and gravity only steers cover and crop.
+  const box = width !== null && height !== null;
+  let fit = (get("fit") as Fit | undefined) ?? "scale-down";
+  if (!box) fit = fit === "scale-down" || fit === "crop" ? "scale-down" : "contain";
+  const crops = box && (fit === "cover" || fit === "crop");
   return {
     width,
     height,
-    fit: (get("fit") as Fit | undefined) ?? "scale-down",
-    gravity: parseGravity(get("gravity")),
+    fit,
+    gravity: crops ? parseGravity(get("gravity")) : CENTER,
     quality,
     format,
     progressive,
@@ -232,6 +239,8 @@ function roundUp(value: number, steps: readonly number[]): number {
   for (const step of steps) if (step >= value) return step;
   return steps[steps.length - 1] as number;
 }
+
+const CENTER: Gravity = { kind: "side", side: "center" };
 
 function parseGravity(v: string | undefined): Gravity {
   switch (v) {
