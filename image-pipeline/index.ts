@@ -42,7 +42,10 @@ export class ImagePipeline {
       webpEffort: images.webpEffort,
     };
     this.queue = new TransformQueue({
-      concurrency: l.concurrency === 0 ? cores : l.concurrency,
+      // Twice the cores, as imgproxy's default (IMGPROXY_WORKERS): a transform spends
+      // much of its time in single-threaded stages (JPEG decoding, WebP encoding), and a
+      // second one per core keeps the cores busy through them (bench/image.ts).
+      concurrency: l.concurrency === 0 ? cores * 2 : l.concurrency,
       maxQueue: l.maxQueue,
       timeoutMs: l.timeoutMs,
     });

@@ -3,6 +3,7 @@
  * the request handling code. The clock is here so tests can move time (house style:
  * read it once per request and pass it down).
  */
+import { LRUCache } from "lru-cache";
 import type { Logger } from "pino";
 import type { CdnConfig } from "../core/config/index.ts";
 import type { PolicyOptions } from "../core/policy/index.ts";
@@ -11,6 +12,7 @@ import { compileOrigins, type OriginRouter } from "../core/routing/index.ts";
 import { type CompiledRules, compileRules } from "../core/rules/index.ts";
 import { ImagePipeline } from "../image-pipeline/index.ts";
 import type { Flight } from "./collapse/flight.ts";
+import type { ResolvedImage } from "./image/route.ts";
 import { VariantTracker } from "./image/variants.ts";
 import type { ShieldMetrics } from "./observe/metrics.ts";
 import { OriginClient } from "./origin/client.ts";
@@ -33,9 +35,19 @@ export interface ShieldContext {
   readonly uncacheable: Map<string, number>;
   /** Background work (revalidations) still running; drained on shutdown. */
   readonly background: Set<Promise<unknown>>;
-  /** The image pipeline (sharp, its queue) and the bound on variants per source. */
-  readonly images: { readonly pipeline: ImagePipeline; readonly variants: VariantTracker };
+  /**
+   * The image pipeline (sharp, its queue), the bound on variants per source, and
+   * transform URLs already resolved (by URL and Accept).
+   */
+  readonly images: {
+    readonly pipeline: ImagePipeline;
+    readonly variants: VariantTracker;
+    readonly resolved: LRUCache<string, ResolvedImage>;
+  };
 }
+
+/** Transform URLs remembered resolved (each a few hundred bytes). */
+const RESOLVED_URLS = 10_000;
 
 export function buildContext(
   config: CdnConfig,
@@ -54,6 +66,7 @@ export function buildContext(
     images: {
       pipeline: new ImagePipeline(config.images),
       variants: new VariantTracker(config.images.limits.maxVariantsPerSource),
+      resolved: new LRUCache({ max: RESOLVED_URLS }),
     },
     ...parts,
   };

@@ -60,7 +60,7 @@ const LimitsSchema = z
       .max(256, "must be ≤ 256")
       .default(0)
       .describe(
-        "Transforms that run at once; 0 means one per CPU core (os.availableParallelism). libvips' own thread count (sharp.concurrency) is set to the core count. Default 0.",
+        "Transforms that run at once; 0 means twice the CPU cores (os.availableParallelism), as imgproxy does. libvips' own thread count (sharp.concurrency) is set to the core count. Default 0.",
       ),
     maxQueue: z
       .number()

@@ -192,7 +192,23 @@ async function readBody(r: ShieldResponse, max: number): Promise<Buffer> {
     }
     chunks.push(chunk);
   }
-  return Buffer.concat(chunks, size);
+  return joined(chunks, size);
+}
+
+/**
+ * The chunks as one buffer. A fill that stores a body of known length hands its readers
+ * consecutive views of the one buffer it stores (collapse/flight.ts); those are joined
+ * without a copy.
+ */
+function joined(chunks: readonly Buffer[], size: number): Buffer {
+  const first = chunks[0];
+  if (first === undefined) return Buffer.alloc(0);
+  let at = first.byteOffset;
+  for (const c of chunks) {
+    if (c.buffer !== first.buffer || c.byteOffset !== at) return Buffer.concat(chunks, size);
+    at += c.length;
+  }
+  return Buffer.from(first.buffer, first.byteOffset, size);
 }
 
 function failure(ctx: ShieldContext, e: ImageError, caching: HeaderPairs): OriginResponse {

@@ -22,17 +22,42 @@ import { cacheable, type Prepared, type ShieldRequest } from "../handler.ts";
 import { errorResponse, type ShieldResponse } from "../respond.ts";
 import type { ImageJob } from "./produce.ts";
 
+/** A transform URL resolved for one Accept value: what the key and the fill need. */
+export interface ResolvedImage {
+  readonly job: ImageJob;
+  /** The variant's own path and URL (key and store index). */
+  readonly path: string;
+  readonly url: string;
+}
+
 export function imageRequest(
   ctx: ShieldContext,
   req: ShieldRequest,
   p: Prepared,
 ): ShieldResponse | Promise<ShieldResponse> {
-  const images = ctx.config.images;
-  const prefix = images.transformPrefix;
   if (req.method !== "GET" && req.method !== "HEAD") {
     const e = new ImageError("method_not_allowed", "transform URLs answer GET and HEAD only");
     return refuse(e, ["allow", "GET, HEAD"]);
   }
+  // A hit should not pay for parsing, signature and resolution again: the answer for a
+  // URL and an Accept value is remembered (browsers send a handful of Accept values).
+  const accept = p.reader.get("accept") ?? "";
+  const memoKey = `${p.url.scheme}://${p.url.host}${p.url.path}?${p.url.query}\n${accept}`;
+  let r = ctx.images.resolved.get(memoKey);
+  if (r === undefined) {
+    const out = resolve(ctx, p, accept);
+    if ("status" in out) return out;
+    r = out;
+    ctx.images.resolved.set(memoKey, r);
+  }
+  const url = { ...p.url, path: r.path, url: r.url };
+  const res = cacheable(ctx, req, { ...p, url, image: r.job });
+  return r.job.negotiated ? withVaryAccept(res) : res;
+}
+
+function resolve(ctx: ShieldContext, p: Prepared, accept: string): ResolvedImage | ShieldResponse {
+  const images = ctx.config.images;
+  const prefix = images.transformPrefix;
   const parsed = parseTransformPath(p.url.path, prefix);
   if (!parsed.ok) {
     return refuse(new ImageError(parsed.code, parsed.message, { option: parsed.option }));
@@ -52,11 +77,7 @@ export function imageRequest(
       );
     }
   }
-  const { transform, negotiated } = resolveAutoFormat(
-    parsed.transform,
-    p.reader.get("accept"),
-    images,
-  );
+  const { transform, negotiated } = resolveAutoFormat(parsed.transform, accept, images);
   let spec: TransformSpec;
   try {
     spec = resolveTransform(transform.options, images);
@@ -77,9 +98,7 @@ export function imageRequest(
   // The variant's own URL: what the key and the store's index hold. Every URL that
   // resolves to these options names it.
   const path = `${prefix}${id}${transform.source}`;
-  const url = { ...p.url, path, url: `${p.url.scheme}://${p.url.host}${path}${query(p)}` };
-  const r = cacheable(ctx, req, { ...p, url, image: job });
-  return negotiated ? withVaryAccept(r) : r;
+  return { job, path, url: `${p.url.scheme}://${p.url.host}${path}${query(p)}` };
 }
 
 function imageJob(
