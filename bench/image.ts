@@ -289,7 +289,7 @@ const expectedOrigin = 2 + FORMATS.length * (CLIENTS + 2 * ROUNDS * IMAGES);
 await shield.stop();
 origin.close();
 console.log(
-  `sharp ${sharp.versions.sharp} (libvips ${sharp.versions.vips}), ${CORES} cores; ${IMAGES} images × ${ROUNDS} rounds, ${CLIENTS} at a time; shield: defaults (avifEffort ${images.avifEffort}, webpEffort ${images.webpEffort}, ${CORES} transforms at once)\n`,
+  `sharp ${sharp.versions.sharp} (libvips ${sharp.versions.vips}), ${CORES} cores; ${IMAGES} images × ${ROUNDS} rounds, ${CLIENTS} at a time; shield: defaults (avifEffort ${images.avifEffort}, webpEffort ${images.webpEffort}, ${images.limits.concurrency || CORES * 2} transforms at once)\n`,
 );
 const ok = printTable(
   "Image transforms through the shield (baseline: raw sharp, same transform, same run)",
