@@ -51,7 +51,7 @@ const LimitsSchema = z
       .max(120_000, "must be ≤ 120000")
       .default(10_000)
       .describe(
-        "Longest one transform may take, ms; beyond it the client gets 503 transform_timeout and libvips is told to stop (it checks whole seconds). Default 10000.",
+        "Longest one transform may take, ms; beyond it the client gets 503 transform_timeout and libvips is told to stop (it checks whole seconds; an AVIF encode under way runs to its end). Default 10000.",
       ),
     concurrency: z
       .number()

@@ -352,6 +352,26 @@ describe("the transform queue", () => {
     expect(origin.count()).toBe(1);
   });
 
+  it("a transform over limits.timeoutMs gets 503 transform_timeout, is not cached, and frees its slot", async () => {
+    const big = await sharp(small).resize(1600, 1200).jpeg().toBuffer();
+    const { t } = await h.start(imageOrigin({ "/photos/big.jpg": { body: big } }), {
+      images: { limits: { timeoutMs: 1_000, concurrency: 1 } },
+    });
+    // Enlarged to 3840 px and blurred with the widest radius: seconds of libvips work,
+    // which libvips itself stops at the limit.
+    const slow = await get(t, "/img/width=3840,fit=contain,blur=250,format=webp/photos/big.jpg");
+    expect(slow.status).toBe(503);
+    expect(errorOf(slow.body).error).toBe("transform_timeout");
+    expect(slow.res.headers.get("retry-after")).toBe("1");
+    expect(slow.res.headers.get("cache-control")).toBe("no-store");
+    expect(slow.cs).not.toMatch(/stored/);
+    expect(await transforms(t, "transform_timeout")).toBe(1);
+    // The one slot comes back once libvips has stopped: the next transform runs.
+    const next = await get(t, "/img/width=160,format=webp/photos/big.jpg");
+    expect(next.status).toBe(200);
+    expect(await width(next.body)).toBe(160);
+  });
+
   it("identical requests share one transform and take one place", async () => {
     const { t } = await h.start(imageOrigin({ "/photos/a.jpg": { body: small } }, 100), one);
     const all = await Promise.all(
