@@ -257,6 +257,24 @@ describe("errors", () => {
   });
 });
 
+describe("sources only on configured origins", () => {
+  it.each([
+    "/img/width=100//evil.example/a.jpg",
+    "/img/width=100/http:/evil.example/a.jpg",
+    "/img/width=100/%2F%2Fevil.example/a.jpg",
+    "/img/width=100/../../evil.example/a.jpg",
+    "/img/width=100/@evil.example/a.jpg",
+  ])("%s reaches no host but the configured origin", async (path) => {
+    const { origin, t } = await h.start(imageOrigin({}));
+    const r = await get(t, path);
+    // A 4xx: refused, or the configured origin's 404. A fetch of evil.example would
+    // have failed to resolve and answered 502.
+    expect(r.status).toBeGreaterThanOrEqual(400);
+    expect(r.status).toBeLessThan(500);
+    for (const seen of origin.requests) expect(seen.url.startsWith("/")).toBe(true);
+  });
+});
+
 describe("stale-if-error", () => {
   it("an unreachable origin serves the stale variant when the source allows it", async () => {
     const { origin, t } = await h.start((_req, res) => {
