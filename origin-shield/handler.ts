@@ -89,7 +89,7 @@ function prepare(ctx: ShieldContext, req: ShieldRequest): Prepared | ShieldRespo
     // name a configured host: routing below is the only way to a fetch.
     const m = /^https?:\/\/([^/?#]*)([^#]*)/i.exec(target);
     if (m === null)
-      return bad(400, "bad_target", "request target must be a path or an http(s) URL");
+      return bad(ctx, 400, "bad_target", "request target must be a path or an http(s) URL");
     authorityValue = m[1] as string;
     target = m[2] === "" ? "/" : (m[2] as string);
     if (target.charCodeAt(0) !== 0x2f) target = `/${target}`;
@@ -98,24 +98,29 @@ function prepare(ctx: ShieldContext, req: ShieldRequest): Prepared | ShieldRespo
   const forwardedHost = trust ? firstValue(headers["x-forwarded-host"]) : undefined;
   const hostValue = authorityValue ?? forwardedHost ?? firstValue(headers.host);
   if (hostValue === undefined || hostValue === "") {
-    return bad(400, "missing_host", "the request names no host");
+    return bad(ctx, 400, "missing_host", "the request names no host");
   }
   const parsed = parseAuthority(hostValue);
-  if (parsed === null) return bad(400, "bad_host", "the Host is not a valid host[:port]");
+  if (parsed === null) return bad(ctx, 400, "bad_host", "the Host is not a valid host[:port]");
   const xfp = trust ? firstValue(headers["x-forwarded-proto"]) : undefined;
   const proto = xfp === "https" || (xfp === undefined && req.secure) ? "https" : "http";
   let url: NormalisedUrl;
   try {
     url = normaliseUrl(`${proto}://${parsed.authority}${target}`, ctx.config.key);
   } catch {
-    return bad(400, "bad_target", "the request target is not a valid URL path");
+    return bad(ctx, 400, "bad_target", "the request target is not a valid URL path");
   }
   // A transform is routed by its source image, which is what will be fetched.
   const routePath = transformSourcePath(url.path, ctx.config.images.transformPrefix);
   const origin = routeOrigin(ctx.router, parsed.hostname, routePath);
   if (origin === null) {
     // RFC 9110 §15.5.20: this server is not able to produce a response for that host.
-    return bad(421, "unknown_host", `no origin is configured for ${parsed.hostname}${url.path}`);
+    return bad(
+      ctx,
+      421,
+      "unknown_host",
+      `no origin is configured for ${parsed.hostname}${url.path}`,
+    );
   }
   return {
     reader: nodeHeaderReader(headers),
@@ -171,7 +176,7 @@ export function cacheable(
       return fromStored(request, entry, d.age, hitMember(ctx.name, d), "stale");
     }
     case "unsatisfiable":
-      return bad(504, "only_if_cached", "only-if-cached and nothing usable is stored");
+      return bad(ctx, 504, "only_if_cached", "only-if-cached and nothing usable is stored");
     case "revalidate": {
       const job = fillJob(ctx, req, p, primary, {
         conditional: d.conditional,
@@ -266,6 +271,7 @@ function firstValue(v: string | string[] | undefined): string | undefined {
   return (comma < 0 ? s : s.slice(0, comma)).trim();
 }
 
-function bad(status: number, code: string, message: string): ShieldResponse {
-  return errorResponse({ status, code, message }, "rejected");
+/** A refusal, with this cache's Cache-Status member (detail: the code) like every answer. */
+function bad(ctx: ShieldContext, status: number, code: string, message: string): ShieldResponse {
+  return errorResponse({ status, code, message }, "rejected", { cache: ctx.name, detail: code });
 }

@@ -37,7 +37,7 @@ export function imageRequest(
 ): ShieldResponse | Promise<ShieldResponse> {
   if (req.method !== "GET" && req.method !== "HEAD") {
     const e = new ImageError("method_not_allowed", "transform URLs answer GET and HEAD only");
-    return refuse(e, ["allow", "GET, HEAD"]);
+    return refuse(ctx, e, ["allow", "GET, HEAD"]);
   }
   // A hit should not pay for parsing, signature and resolution again: the answer for a
   // URL and an Accept value is remembered (browsers send a handful of Accept values).
@@ -60,13 +60,14 @@ function resolve(ctx: ShieldContext, p: Prepared, accept: string): ResolvedImage
   const prefix = images.transformPrefix;
   const parsed = parseTransformPath(p.url.path, prefix);
   if (!parsed.ok) {
-    return refuse(new ImageError(parsed.code, parsed.message, { option: parsed.option }));
+    return refuse(ctx, new ImageError(parsed.code, parsed.message, { option: parsed.option }));
   }
   const secret = images.signing.secret;
   if (secret !== undefined) {
     const check = checkSignature(prefix, parsed.transform, p.url.query, secret);
     if (check !== "ok") {
       return refuse(
+        ctx,
         check === "missing"
           ? new ImageError("missing_signature", "this CDN transforms signed URLs only", {
               option: "sig",
@@ -82,13 +83,14 @@ function resolve(ctx: ShieldContext, p: Prepared, accept: string): ResolvedImage
   try {
     spec = resolveTransform(transform.options, images);
   } catch (err) {
-    if (err instanceof ImageError) return refuse(err);
+    if (err instanceof ImageError) return refuse(ctx, err);
     throw err;
   }
   const id = variantId(spec);
   const job = imageJob(p, transform, spec, id, negotiated);
   if (!ctx.images.variants.admit(job.sourceUrl, id)) {
     return refuse(
+      ctx,
       new ImageError(
         "too_many_variants",
         `this image already has ${images.limits.maxVariantsPerSource} variants; use the sizes and options the site already uses`,
@@ -134,11 +136,11 @@ function withVaryAccept(
   return r instanceof Promise ? r.then(add) : add(r);
 }
 
-function refuse(e: ImageError, extra: string[] = []): ShieldResponse {
+function refuse(ctx: ShieldContext, e: ImageError, extra: string[] = []): ShieldResponse {
   return errorResponse(
     { status: e.status, code: e.code, message: e.message, option: e.option },
     "rejected",
-    undefined,
+    { cache: ctx.name, detail: e.code },
     extra,
   );
 }

@@ -32,6 +32,8 @@ describe("shield basics through the app factory", () => {
     const res = await t.request("/a", { host: "attacker.example" });
     expect(res.status).toBe(421);
     expect(await res.json()).toMatchObject({ error: "unknown_host" });
+    // The refusal says which cache refused and why, like every other answer.
+    expect(res.headers.get("cache-status")).toBe("shield; detail=unknown_host");
     expect(origin.count()).toBe(0);
   });
 });
