@@ -68,3 +68,35 @@ export async function photoJpeg(o: PhotoOptions & { quality?: number }): Promise
     .jpeg({ quality: o.quality ?? 85 })
     .toBuffer();
 }
+
+/** CRC-32 as PNG chunks carry it, to forge a valid header (the decompression-bomb tests). */
+const CRC_TABLE = Array.from({ length: 256 }, (_, n) => {
+  let c = n;
+  for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+  return c >>> 0;
+});
+
+export function crc32(bytes: Uint8Array): number {
+  let c = 0xffffffff;
+  for (const b of bytes) c = (CRC_TABLE[(c ^ b) & 0xff] as number) ^ (c >>> 8);
+  return (c ^ 0xffffffff) >>> 0;
+}
+
+/**
+ * A decompression bomb: a valid 1×1 PNG whose header says `side`×`side` pixels (the IHDR's
+ * width and height rewritten, its CRC recomputed), so a decoder believes it.
+ */
+export async function pngBomb(side: number): Promise<Buffer> {
+  const png = Buffer.from(
+    await sharp({ create: { width: 1, height: 1, channels: 3, background: "#fff" } })
+      .png()
+      .toBuffer(),
+  );
+  // Signature (8), IHDR length (4), "IHDR" (12..16), width (16..20), height (20..24), …
+  if (png.toString("latin1", 12, 16) !== "IHDR") throw new Error("no IHDR where expected");
+  png.writeUInt32BE(side, 16);
+  png.writeUInt32BE(side, 20);
+  // The CRC covers the chunk type and data (bytes 12..29), and follows them.
+  png.writeUInt32BE(crc32(png.subarray(12, 29)), 29);
+  return png;
+}

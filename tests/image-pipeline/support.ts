@@ -150,16 +150,3 @@ export async function animation(
   if (o.orientation !== undefined) img = img.withMetadata({ orientation: o.orientation });
   return img.toBuffer();
 }
-
-/** CRC-32 as PNG chunks carry it, to forge a valid header (the decompression-bomb test). */
-const CRC_TABLE = Array.from({ length: 256 }, (_, n) => {
-  let c = n;
-  for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-  return c >>> 0;
-});
-
-export function crc32(bytes: Uint8Array): number {
-  let c = 0xffffffff;
-  for (const b of bytes) c = (CRC_TABLE[(c ^ b) & 0xff] as number) ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
-}

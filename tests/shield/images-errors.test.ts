@@ -8,56 +8,11 @@ import sharp from "sharp";
 import { beforeAll, describe, expect, it } from "vitest";
 import { parseTransformPath } from "../../core/variant/index.ts";
 import { signTransform } from "../../image-pipeline/signing.ts";
-import { photoJpeg } from "../helpers/images.ts";
-import { type OriginHandler, sleep } from "../helpers/origin.ts";
-import type { TestShield } from "../helpers/shield.ts";
+import { photoJpeg, pngBomb } from "../helpers/images.ts";
+import { decoded, get, imageOrigin, type Served, transforms, width } from "./images-support.ts";
 import { fill, harness } from "./support.ts";
 
 const h = harness();
-
-interface Served {
-  body: Buffer;
-  type?: string;
-  /** Sent chunked, without Content-Length. */
-  chunked?: boolean;
-  status?: number;
-}
-
-/** Serves `files` by path (404 otherwise), cacheable for 10 minutes. */
-function imageOrigin(files: Record<string, Served>, delayMs = 0): OriginHandler {
-  return async (req, res) => {
-    if (delayMs > 0) await sleep(delayMs);
-    const f = files[new URL(req.url ?? "/", "http://o").pathname];
-    if (f === undefined) {
-      res.writeHead(404, { "content-type": "text/plain", "cache-control": "max-age=60" });
-      res.end("not here");
-      return;
-    }
-    res.writeHead(f.status ?? 200, {
-      "cache-control": "public, max-age=600",
-      "content-type": f.type ?? "image/jpeg",
-      ...(f.chunked ? {} : { "content-length": String(f.body.length) }),
-    });
-    if (f.chunked) {
-      for (let at = 0; at < f.body.length; at += 4096) res.write(f.body.subarray(at, at + 4096));
-      res.end();
-    } else res.end(f.body);
-  };
-}
-
-async function transforms(t: TestShield, result = "ok"): Promise<number> {
-  const text = await (await t.shield.app.request("http://example.com/__shield/metrics")).text();
-  const line = text
-    .split("\n")
-    .find((l) => l.startsWith(`shield_image_transforms_total{result="${result}"} `));
-  return line === undefined ? 0 : Number(line.split(" ")[1]);
-}
-
-async function get(t: TestShield, path: string, init: RequestInit = {}) {
-  const res = await t.request(path, init);
-  const body = Buffer.from(await res.arrayBuffer());
-  return { res, body, status: res.status, cs: res.headers.get("cache-status") ?? "" };
-}
 
 /** The JSON error body, checked for its shape: {error, option?, message}. */
 function errorOf(body: Buffer): { error: string; option?: string; message: string } {
@@ -70,42 +25,9 @@ function errorOf(body: Buffer): { error: string; option?: string; message: strin
   return json as { error: string; option?: string; message: string };
 }
 
-async function width(body: Buffer): Promise<number | undefined> {
-  return (await sharp(body).metadata()).width;
-}
-
-// --- a decompression bomb: a valid 1×1 PNG whose header says 40000×40000 ----------------
-
-const CRC_TABLE = Array.from({ length: 256 }, (_, n) => {
-  let c = n;
-  for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-  return c >>> 0;
-});
-
-function crc32(bytes: Buffer): number {
-  let c = 0xffffffff;
-  for (const b of bytes) c = (CRC_TABLE[(c ^ b) & 0xff] as number) ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
-}
-
-async function pngBomb(side: number): Promise<Buffer> {
-  const png = Buffer.from(
-    await sharp({ create: { width: 1, height: 1, channels: 3, background: "#fff" } })
-      .png()
-      .toBuffer(),
-  );
-  // Signature (8), IHDR length (4), "IHDR" (12..16), width (16..20), height (20..24), …
-  expect(png.subarray(12, 16).toString("latin1")).toBe("IHDR");
-  png.writeUInt32BE(side, 16);
-  png.writeUInt32BE(side, 20);
-  // The CRC covers the chunk type and data (bytes 12..29), and follows them.
-  png.writeUInt32BE(crc32(png.subarray(12, 29)), 29);
-  return png;
-}
-
 let small: Buffer; // 400×300 JPEG, over 10 000 bytes
 let wide: Buffer; // 2000×1000 JPEG
-let bomb: Buffer;
+let bomb: Buffer; // a valid 1×1 PNG whose header says 40000×40000
 
 beforeAll(async () => {
   small = await photoJpeg({ width: 400, height: 300 });
@@ -191,6 +113,10 @@ describe("errors", () => {
     const e = errorOf(r.body);
     expect(e.error).toBe(c.error);
     expect(e.option).toBe(c.option);
+    // Refused before any fetch: the shield's Cache-Status member carries the code.
+    if (c.status === 400) {
+      expect(r.res.headers.get("cache-status")).toBe(`shield; detail=${c.error}`);
+    }
     expect(await transforms(t)).toBe(0);
     const good = await get(t, GOOD);
     expect(good.status).toBe(200);
@@ -339,7 +265,7 @@ describe("bounds", () => {
     });
     const r = await get(t, "/img/width=100000,fit=contain,format=png/photos/wide.jpg");
     expect(r.status).toBe(200);
-    const m = await sharp(r.body).metadata();
+    const m = await decoded(r.body);
     expect([m.width, m.height]).toEqual([1000, 500]);
   });
 });

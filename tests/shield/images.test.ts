@@ -8,68 +8,11 @@
 import sharp from "sharp";
 import { beforeAll, describe, expect, it } from "vitest";
 import { photoJpeg } from "../helpers/images.ts";
-import { type OriginHandler, sleep } from "../helpers/origin.ts";
 import { type TestShield, testShield } from "../helpers/shield.ts";
+import { decoded, get, imageOrigin, transforms, width } from "./images-support.ts";
 import { fill, harness } from "./support.ts";
 
 const h = harness();
-
-interface Served {
-  body: Buffer;
-  type?: string;
-  cacheControl?: string;
-  etag?: string;
-  headers?: Record<string, string>;
-}
-
-/** Serves `files` by path (404 otherwise); a matching If-None-Match gets a 304. */
-function imageOrigin(files: Record<string, Served>, delayMs = 0): OriginHandler {
-  return async (req, res) => {
-    if (delayMs > 0) await sleep(delayMs);
-    const f = files[new URL(req.url ?? "/", "http://o").pathname];
-    if (f === undefined) {
-      res.writeHead(404, { "content-type": "text/plain", "cache-control": "max-age=60" });
-      res.end("not here");
-      return;
-    }
-    const headers: Record<string, string> = {
-      "cache-control": f.cacheControl ?? "public, max-age=600",
-      ...(f.etag === undefined ? {} : { etag: f.etag }),
-      ...f.headers,
-    };
-    if (f.etag !== undefined && req.headers["if-none-match"] === f.etag) {
-      res.writeHead(304, headers);
-      res.end();
-      return;
-    }
-    res.writeHead(200, {
-      ...headers,
-      "content-type": f.type ?? "image/jpeg",
-      "content-length": String(f.body.length),
-    });
-    res.end(f.body);
-  };
-}
-
-/** One sample of shield_image_transforms_total (0 when the label was never counted). */
-async function transforms(t: TestShield, result = "ok"): Promise<number> {
-  const text = await (await t.shield.app.request("http://example.com/__shield/metrics")).text();
-  const line = text
-    .split("\n")
-    .find((l) => l.startsWith(`shield_image_transforms_total{result="${result}"} `));
-  return line === undefined ? 0 : Number(line.split(" ")[1]);
-}
-
-async function get(t: TestShield, path: string, headers: Record<string, string> = {}) {
-  const res = await t.request(path, { headers });
-  const body = Buffer.from(await res.arrayBuffer());
-  return { res, body, status: res.status, cs: res.headers.get("cache-status") ?? "" };
-}
-
-async function decoded(body: Buffer) {
-  const m = await sharp(body).metadata();
-  return { format: m.format, width: m.width, height: m.height };
-}
 
 let photo: Buffer; // 1600×1200
 let small: Buffer; // 400×300
@@ -85,7 +28,7 @@ describe("a variant at the shield", () => {
   it("is made from the source fetched once without cookies, cached, and carries the source's caching headers", async () => {
     const { origin, t } = await h.start(imageOrigin({ "/photos/a.jpg": { body: photo } }));
     const url = "/img/width=800,format=webp/photos/a.jpg";
-    const first = await get(t, url, { cookie: "session=secret; theme=dark" });
+    const first = await get(t, url, { headers: { cookie: "session=secret; theme=dark" } });
     expect(first.status).toBe(200);
     expect(first.res.headers.get("content-type")).toBe("image/webp");
     expect(await decoded(first.body)).toEqual({ format: "webp", width: 800, height: 600 });
@@ -114,7 +57,7 @@ describe("a variant at the shield", () => {
     expect(a.res.status).toBe(200);
     const b = await get(t, "/img/format=webp,w=960/photos/a.jpg");
     expect(b.cs).toMatch(/^shield; hit/);
-    expect((await decoded(b.body)).width).toBe(960);
+    expect(await width(b.body)).toBe(960);
     expect(await transforms(t)).toBe(1);
   });
 });
@@ -148,7 +91,7 @@ describe("collapsing", () => {
       expect(r.status).toBe(200);
       expect(r.body.equals(all[0]?.body as Buffer)).toBe(true);
     }
-    expect((await decoded(all[0]?.body as Buffer)).width).toBe(200);
+    expect(await width(all[0]?.body as Buffer)).toBe(200);
     expect(all.filter((r) => r.cs.includes("collapsed")).length).toBe(49);
     expect(origin.count()).toBe(1);
     expect(await transforms(t)).toBe(1);
@@ -179,7 +122,7 @@ describe("format=auto", () => {
     ];
     for (const round of ["miss", "hit"]) {
       for (const c of cases) {
-        const r = await get(t, url, { accept: c.accept });
+        const r = await get(t, url, { headers: { accept: c.accept } });
         await t.shield.drain();
         expect(r.status).toBe(200);
         expect(r.res.headers.get("content-type")).toBe(c.type);
@@ -195,7 +138,9 @@ describe("format=auto", () => {
   it("a concrete format shares the negotiated variant but does not say Vary: Accept", async () => {
     const { t } = await h.start(imageOrigin({ "/photos/a.jpg": { body: small } }));
     await fill(t, url, { headers: { accept: "image/webp,*/*" } });
-    const r = await get(t, "/img/width=200,format=webp/photos/a.jpg", { accept: "*/*" });
+    const r = await get(t, "/img/width=200,format=webp/photos/a.jpg", {
+      headers: { accept: "*/*" },
+    });
     expect(r.res.headers.get("content-type")).toBe("image/webp");
     expect(r.cs).toMatch(/^shield; hit/);
     expect(r.res.headers.get("vary")).toBeNull();
@@ -277,11 +222,11 @@ describe("freshness derived from the source", () => {
     const { t } = await h.start(imageOrigin({ "/photos/a.jpg": { body: small } }));
     const url = "/img/width=200,format=webp/photos/a.jpg";
     const etag = (await fill(t, url)).res.headers.get("etag") ?? "";
-    const r = await get(t, url, { "if-none-match": etag });
+    const r = await get(t, url, { headers: { "if-none-match": etag } });
     expect(r.status).toBe(304);
     expect(r.body.length).toBe(0);
     expect(r.res.headers.get("etag")).toBe(etag);
-    const other = await get(t, url, { "if-none-match": '"something-else"' });
+    const other = await get(t, url, { headers: { "if-none-match": '"something-else"' } });
     expect(other.status).toBe(200);
     expect(other.body.length).toBeGreaterThan(0);
   });
@@ -294,7 +239,7 @@ describe("the variant's ETag", () => {
     const etag = (await fill(t, url)).res.headers.get("etag") ?? "";
     const other = testShield(origin.url);
     try {
-      const r = await get(other, url, { "if-none-match": etag });
+      const r = await get(other, url, { headers: { "if-none-match": etag } });
       expect(r.status).toBe(304);
       expect(r.res.headers.get("etag")).toBe(etag);
       await other.shield.drain();
@@ -329,7 +274,7 @@ describe("HEAD and Range on a variant", () => {
     const url = "/img/width=200,format=webp/photos/a.jpg";
     const full = await get(t, url);
     await t.shield.drain();
-    const part = await get(t, url, { range: "bytes=0-99" });
+    const part = await get(t, url, { headers: { range: "bytes=0-99" } });
     expect(part.status).toBe(206);
     expect(part.res.headers.get("content-range")).toBe(`bytes 0-99/${full.body.length}`);
     expect(part.body.equals(full.body.subarray(0, 100))).toBe(true);
