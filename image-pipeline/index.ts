@@ -11,7 +11,7 @@ import { TransformQueue } from "./queue.ts";
 import { type PipelineSettings, type TransformResult, transform } from "./transform.ts";
 
 export { ImageError, type ImageErrorCode } from "./errors.ts";
-export { resolveTransform, type TransformSpec, variantId } from "./options.ts";
+export { resolveTransform, type TransformSpec, variantId, variantPath } from "./options.ts";
 export { checkSignature, type SignatureCheck, signTransform } from "./signing.ts";
 export type { TransformResult } from "./transform.ts";
 

@@ -13,6 +13,7 @@
 
 import { QUALITY_WORDS } from "../core/config/images-schema.ts";
 import type { ImagesConfig } from "../core/config/index.ts";
+import { roundDpr, roundWidth } from "../core/variant/index.ts";
 import { parseColour, type Rgba, WHITE } from "./colour.ts";
 import { ImageError } from "./errors.ts";
 
@@ -82,7 +83,7 @@ export function resolveTransform(
   const limits = images.limits;
 
   const dprText = get("dpr");
-  const dpr = dprText === undefined ? 1 : roundUp(Number(dprText), images.dprs);
+  const dpr = dprText === undefined ? 1 : roundDpr(Number(dprText), images.dprs);
 
   // The pixel size (CSS size × dpr) is what rounds to a step: `w=320,dpr=2` and `w=640`
   // are one variant. With both sides, the height follows the width's scale.
@@ -198,6 +199,15 @@ export function variantId(s: TransformSpec): string {
   return parts.join(",");
 }
 
+/**
+ * The path a variant is cached under: every transform URL that resolves to the same
+ * options (aliases, order, widths that round to one step) names this one path. The shield
+ * keys and indexes variants by it; the edge keys by it too (with any signature).
+ */
+export function variantPath(prefix: string, id: string, source: string): string {
+  return `${prefix}${id}${source}`;
+}
+
 /** Per-format quality for a word; a number applies to every format (as Cloudflare's does). */
 const WORD_QUALITY: Readonly<Record<QualityWord, { jpeg: number; webp: number; avif: number }>> = {
   high: { jpeg: 90, webp: 90, avif: 75 },
@@ -223,7 +233,7 @@ function pixels(
   images: ImagesConfig,
 ): number {
   const steps = images.widths;
-  if (images.widthPolicy === "round-up") return roundUp(asked * dpr, steps);
+  if (images.widthPolicy === "round-up") return roundWidth(asked * dpr, steps);
   if (!steps.includes(asked)) {
     throw new ImageError(
       "width_not_allowed",
@@ -232,12 +242,6 @@ function pixels(
     );
   }
   return Math.round(asked * dpr);
-}
-
-/** Smallest step ≥ value, else the largest. */
-function roundUp(value: number, steps: readonly number[]): number {
-  for (const step of steps) if (step >= value) return step;
-  return steps[steps.length - 1] as number;
 }
 
 const CENTER: Gravity = { kind: "side", side: "center" };

@@ -12,6 +12,10 @@ export type EdgeErrorCode =
   | "unknown_option"
   /** 400: a transform option's value is malformed; the body names the option. */
   | "invalid_option"
+  /** 400: a Cloudflare transform option this CDN does not run; the body names it. */
+  | "unsupported_option"
+  /** 400: a width (or height) outside `images.widths` with widthPolicy allow-list. */
+  | "width_not_allowed"
   /** 421: no configured origin serves this host (RFC 9110 §15.5.20). */
   | "unknown_host"
   /** 502: no shield node (or the origin) could be reached. */
@@ -25,6 +29,8 @@ const STATUS: Readonly<Record<EdgeErrorCode, number>> = {
   invalid_options: 400,
   unknown_option: 400,
   invalid_option: 400,
+  unsupported_option: 400,
+  width_not_allowed: 400,
   unknown_host: 421,
   upstream_unreachable: 502,
   upstream_timeout: 504,

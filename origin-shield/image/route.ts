@@ -16,6 +16,7 @@ import {
   resolveTransform,
   type TransformSpec,
   variantId,
+  variantPath,
 } from "../../image-pipeline/index.ts";
 import type { ShieldContext } from "../context.ts";
 import { cacheable, type Prepared, type ShieldRequest } from "../handler.ts";
@@ -99,7 +100,7 @@ function resolve(ctx: ShieldContext, p: Prepared, accept: string): ResolvedImage
   }
   // The variant's own URL: what the key and the store's index hold. Every URL that
   // resolves to these options names it.
-  const path = `${prefix}${id}${transform.source}`;
+  const path = variantPath(prefix, id, transform.source);
   return { job, path, url: `${p.url.scheme}://${p.url.host}${path}${query(p)}` };
 }
 

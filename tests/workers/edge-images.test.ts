@@ -98,6 +98,53 @@ describe("transform URLs /img/<options>/<path>", () => {
     expect((await receivedAll(avifPath))[0]!.headers.accept).toBe("image/avif");
   });
 
+  it("keys a transform by its resolved options: widths that round to one step share one entry", async () => {
+    const edge = testEdge();
+    const source = uniquePath("cat.jpg");
+    // Default steps …, 800, 960, …: 801 px, 960 px and 480 px at dpr 2 are one 960 px image.
+    const first = `/img/format=webp,width=801${source}`;
+    const same = [`/img/f=webp,w=960${source}`, `/img/dpr=2,format=webp,width=480${source}`];
+    const other = `/img/format=webp,width=800${source}`;
+    for (const p of [first, other]) {
+      await scriptAll(p, { headers: { "cache-control": "max-age=3600" }, body: p });
+    }
+    expect((await edge.send(first)).text).toBe(first);
+    for (const p of same) {
+      const res = await edge.send(p);
+      expect(res.text, p).toBe(first);
+      expect(res.headers.get("cache-status"), p).toMatch(/^edge; hit/);
+    }
+    // 800 px is a step of its own: its own entry, its own request.
+    const o = await edge.send(other);
+    expect([o.text, o.headers.get("cache-status")]).toEqual([other, expect.stringMatching(/fwd=/)]);
+    expect(await receivedAll(first)).toHaveLength(1);
+    expect(await receivedAll(other)).toHaveLength(1);
+  });
+
+  it("keeps a signature in the key: an unsigned URL never hits a signed URL's entry", async () => {
+    const edge = testEdge();
+    const source = uniquePath("cat.jpg");
+    const signed = `/img/sig=${"A".repeat(43)},width=640${source}`;
+    const unsigned = `/img/width=640${source}`;
+    await scriptAll(signed, { headers: { "cache-control": "max-age=3600" }, body: "image" });
+    await scriptAll(unsigned, { status: 403, body: "missing_signature" });
+    expect((await edge.send(signed)).text).toBe("image");
+    const res = await edge.send(unsigned);
+    expect([res.status, res.text]).toEqual([403, "missing_signature"]);
+    expect(await receivedAll(unsigned)).toHaveLength(1);
+  });
+
+  it("refuses a width outside the allow-list (widthPolicy allow-list) with 400, unfetched", async () => {
+    const images = { widths: [320, 640], widthPolicy: "allow-list" as const };
+    const edge = testEdge(cdnConfig({ images }));
+    const source = uniquePath("cat.jpg");
+    const res = await edge.send(`/img/width=500${source}`);
+    expect(res.status).toBe(400);
+    expect(JSON.parse(res.text)).toMatchObject({ error: "width_not_allowed", option: "width" });
+    expect(res.headers.get("cache-status")).toBe("edge; detail=width_not_allowed");
+    expect(await receivedAll(`/img/width=500${source}`)).toHaveLength(0);
+  });
+
   it("routes a transform by its source's path, so an origin with a pathPrefix serves it", async () => {
     const origins = [
       { name: "media", url: "http://127.0.0.1:9", hosts: ["edge.test"], pathPrefix: "/media/" },
@@ -129,6 +176,8 @@ describe("transform URLs /img/<options>/<path>", () => {
     ["/img/width/a.jpg", "invalid_options", undefined, 'option "width" must be written name=value'],
     ["/img/width=10,w=20/a.jpg", "invalid_option", "width", 'option "width" is given twice'],
     ["/img/fit=stretch/a.jpg", "invalid_option", "fit", "fit=stretch: must be one of"],
+    ["/img/brightness=1.2/a.jpg", "unsupported_option", "brightness", "not supported"],
+    ["/img/format=json/a.jpg", "unsupported_option", "format", "format=json is not supported"],
     ["/img/width=100", "invalid_options", undefined, "expected /img/<options>/<path of the image>"],
     [
       "/img/width=100/https:/evil.example/a.jpg",

@@ -67,7 +67,11 @@ export async function handleEdgeRequest(
   };
   const variant = image.kind === "image" ? image.variant : null;
   const key = buildCacheKey(
-    { url: { ...url, path: er.path }, headers: er.policyHeaders, method: client.method },
+    {
+      url: { ...url, path: image.kind === "image" ? image.keyPath : url.path },
+      headers: er.policyHeaders,
+      method: client.method,
+    },
     rt.config.key,
     variant,
   );

@@ -16,28 +16,35 @@ import {
   originalFormatFromPath,
   parseTransformPath,
   resolveAutoFormat,
-  type TransformParseCode,
   variantId,
 } from "../../core/variant/index.ts";
+import { ImageError } from "../../image-pipeline/errors.ts";
+import {
+  resolveTransform,
+  variantId as transformVariantId,
+  variantPath,
+} from "../../image-pipeline/options.ts";
+import type { EdgeErrorCode } from "../errors.ts";
 
 export type ImageRequest =
   /** Not an image the edge negotiates. */
   | { readonly kind: "none" }
   /**
-   * A negotiated image path, or a transform URL: `path` is the path to key and forward
-   * (a transform's canonical one), `variant` enters the key, `accept` replaces the
-   * client's Accept, `varyAccept` says the response depends on Accept.
+   * A negotiated image path, or a transform URL: `path` is the path to forward (a
+   * transform's canonical one), `keyPath` and `variant` enter the key, `accept` replaces
+   * the client's Accept, `varyAccept` says the response depends on Accept.
    */
   | {
       readonly kind: "image";
       readonly path: string;
+      readonly keyPath: string;
       readonly variant: string | null;
       readonly accept: string | undefined;
       readonly varyAccept: boolean;
     }
   | {
       readonly kind: "invalid";
-      readonly code: TransformParseCode;
+      readonly code: EdgeErrorCode;
       readonly option: string | undefined;
       readonly message: string;
     };
@@ -55,11 +62,24 @@ export function imageRequest(
       return { kind: "invalid", code: parsed.code, option: parsed.option, message: parsed.message };
     }
     const { transform, negotiated } = resolveAutoFormat(parsed.transform, accept, images);
+    let id: string;
+    try {
+      id = transformVariantId(resolveTransform(transform.options, images));
+    } catch (err) {
+      if (!(err instanceof ImageError)) throw err;
+      return { kind: "invalid", code: edgeCode(err), option: err.option, message: err.message };
+    }
+    const sig = transform.options.get("sig");
     const format = transform.options.get("format");
     return {
       kind: "image",
-      // The canonical path names the concrete format, so it is the variant already.
       path: formatTransformPath(images.transformPrefix, transform),
+      // The resolved options name the concrete format, so they are the variant already.
+      keyPath: variantPath(
+        images.transformPrefix,
+        sig === undefined ? id : `${id},sig=${sig}`,
+        transform.source,
+      ),
       variant: null,
       accept: negotiated && format !== undefined ? acceptFor(format) : undefined,
       varyAccept: negotiated,
@@ -74,10 +94,23 @@ export function imageRequest(
   return {
     kind: "image",
     path,
+    keyPath: path,
     variant: variantId({ format }),
     accept: mediaTypeOf(format),
     varyAccept: true,
   };
+}
+
+/** Resolution refuses only a request's options: each such code has an edge twin. */
+function edgeCode(e: ImageError): EdgeErrorCode {
+  switch (e.code) {
+    case "invalid_option":
+    case "unsupported_option":
+    case "width_not_allowed":
+      return e.code;
+    default:
+      return "invalid_options";
+  }
 }
 
 function acceptFor(format: string): string | undefined {
