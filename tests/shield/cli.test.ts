@@ -58,7 +58,10 @@ function configFile(name: string, content: unknown): string {
 
 /** Resolves with the base URL once the shield prints that it listens. */
 async function listening(r: Run): Promise<string> {
-  for (let i = 0; i < 200; i++) {
+  // Generous: under a full parallel test run on two cores, tsx start-up alone can take
+  // several seconds.
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
     const m = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(r.stdout);
     if (m !== null) return m[1] as string;
     if (r.child.exitCode !== null) break;
@@ -88,7 +91,7 @@ afterAll(() => {
 
 // Each spawn costs about a second of tsx start-up, so the process is started for one
 // case of each kind; the other cases go through parseCli, the function main.ts calls.
-describe.concurrent("the process (origin-shield/main.ts under tsx)", () => {
+describe.concurrent("the process (origin-shield/main.ts under tsx)", { timeout: 45_000 }, () => {
   it("--help exits 0 and names every flag", async () => {
     const r = run(["--help"]);
     expect(await r.exit).toBe(0);
