@@ -44,6 +44,12 @@ export interface ShieldRequest {
   readonly secure: boolean;
   /** The request body, for methods that carry one. */
   readonly body: AsyncIterable<Uint8Array> | null;
+  /**
+   * Internal requests only (a variant's source): never answer from a stale entry; a
+   * stale one is revalidated first. Otherwise a variant made from a soft-purged source
+   * would keep the old pixels under the source's still-fresh headers.
+   */
+  readonly noStale?: boolean;
 }
 
 /** What the handler found out about a request before deciding (also for logs). */
@@ -159,7 +165,18 @@ export function cacheable(
     obj = undefined;
   }
   const request = { method, headers: reader };
-  const d: Decision = decide(request, obj?.meta, now, ctx.options);
+  let d: Decision = decide(request, obj?.meta, now, ctx.options);
+  if (req.noStale === true && (d.kind === "stale-while-revalidate" || d.kind === "stale-allowed")) {
+    const meta = (obj as StoredObject).meta;
+    d = {
+      kind: "revalidate",
+      reason: "stale",
+      age: d.age,
+      ttl: d.ttl,
+      conditional: revalidationHeaders(meta),
+      staleIfError: now < meta.staleIfErrorUntil,
+    };
+  }
   switch (d.kind) {
     case "fresh":
     case "stale-allowed":

@@ -78,6 +78,7 @@ export async function produceVariant(
     remoteAddress: req.remoteAddress,
     secure: p.proto === "https",
     body: null,
+    noStale: true,
   });
   // The source's origin failed: the variant's fill fails the same way, so nothing is
   // stored and a stale variant may still be served (stale-if-error, whose Cache-Status

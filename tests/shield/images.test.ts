@@ -9,7 +9,7 @@ import sharp from "sharp";
 import { beforeAll, describe, expect, it } from "vitest";
 import { photoJpeg } from "../helpers/images.ts";
 import { type TestShield, testShield } from "../helpers/shield.ts";
-import { decoded, get, imageOrigin, transforms, width } from "./images-support.ts";
+import { decoded, get, imageOrigin, type Served, transforms, width } from "./images-support.ts";
 import { fill, harness } from "./support.ts";
 
 const h = harness();
@@ -325,5 +325,27 @@ describe("purge", () => {
     expect(origin.requests[1]?.headers["if-none-match"]).toBe('"v1"');
     expect(await transforms(t, "ok")).toBe(1);
     expect(await transforms(t, "not_modified")).toBe(1);
+  });
+  it("after a soft purge of a changed source with stale-while-revalidate, the variant shows the new image", async () => {
+    const files: Record<string, Served> = {
+      "/photos/a.jpg": {
+        body: small,
+        etag: '"v1"',
+        cacheControl: "public, max-age=600, stale-while-revalidate=600",
+      },
+    };
+    const { t } = await h.start(imageOrigin(files), { shield: { purgeToken: TOKEN } });
+    const url = "/img/width=200,format=webp/photos/a.jpg";
+    expect(await decoded((await get(t, url)).body)).toMatchObject({ width: 200, height: 150 });
+    files["/photos/a.jpg"] = { ...files["/photos/a.jpg"], body: smallB, etag: '"v2"' } as Served;
+    await purge(t, { urls: ["http://example.com/photos/a.jpg"], soft: true });
+    // The first request after the purge may be answered stale while the variant
+    // refreshes in the background; that refresh must not reuse the stale source.
+    let seen = await decoded((await get(t, url)).body);
+    for (let i = 0; i < 100 && seen.height !== 100; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+      seen = await decoded((await get(t, url)).body);
+    }
+    expect(seen).toMatchObject({ width: 200, height: 100 });
   });
 });
