@@ -7,6 +7,7 @@
  */
 import sharp, { type Sharp } from "sharp";
 import { decodeError } from "./decode-error.ts";
+import { ImageError } from "./errors.ts";
 import type { TransformSpec } from "./options.ts";
 import type { PipelineSettings } from "./transform.ts";
 
@@ -38,6 +39,10 @@ export async function turnEachFrame(
   s: PipelineSettings,
 ): Promise<Sharp> {
   const timeout = { seconds: Math.ceil(s.timeoutMs / 1000) };
+  // libvips' timeout covers each sharp call; the loop over frames has its own deadline,
+  // or an animation of 60,000 tiny frames would hold its slot long after the client
+  // was told it timed out.
+  const deadline = performance.now() + s.timeoutMs;
   const upright = UPRIGHT[orientation];
   // EXIF orientation first, then rotate and flip: the order a still image gets them in.
   const steps = [
@@ -64,6 +69,9 @@ export async function turnEachFrame(
     const frames: Buffer[] = [];
     let size = { width, height: pageHeight, channels };
     for (let i = 0; i < pages; i++) {
+      if (performance.now() > deadline) {
+        throw new ImageError("transform_timeout", `the transform took over ${s.timeoutMs} ms`);
+      }
       let data = strip.data.subarray(i * frameBytes, (i + 1) * frameBytes);
       size = { width, height: pageHeight, channels };
       for (const step of steps) {
@@ -85,6 +93,7 @@ export async function turnEachFrame(
       limitInputPixels: s.maxInputPixels,
     }).timeout(timeout);
   } catch (err) {
+    if (err instanceof ImageError) throw err;
     throw decodeError(err);
   }
 }

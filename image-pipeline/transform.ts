@@ -116,6 +116,23 @@ export async function transform(
     );
   }
 
+  let sw = src.width;
+  let sh = src.height;
+  if (spec.rotate === 90 || spec.rotate === 270) [sw, sh] = [sh, sw];
+  // Every output frame is encoded: an animation's output is bounded like its input, or
+  // a 200-byte GIF of a few 1-pixel frames asked for at 4096 px would cost seconds of
+  // CPU and hundreds of megabytes per request.
+  if (animated) {
+    const out = outputSize(spec, sw, sh, settings);
+    const outPixels = out.width * out.height * src.pages;
+    if (outPixels > settings.maxInputPixels) {
+      throw new ImageError(
+        "too_many_pixels",
+        `the output would have ${outPixels} pixels over its ${src.pages} frames; at most ${settings.maxInputPixels} are allowed (ask for a smaller size, or anim=false for one frame)`,
+      );
+    }
+  }
+
   // An animation that must be turned a quarter or mirrored top to bottom is turned
   // frame by frame (frames.ts); sharp cannot do it on the strip of frames.
   const turnFrames =
@@ -136,9 +153,6 @@ export async function transform(
     if (spec.flip === "v" || spec.flip === "hv") img = img.flip();
   }
 
-  let sw = src.width;
-  let sh = src.height;
-  if (spec.rotate === 90 || spec.rotate === 270) [sw, sh] = [sh, sw];
   img = resize(img, spec, sw, sh, settings, animated);
   if (spec.blur !== null) img = img.blur(Math.max(0.3, spec.blur / 2));
   if (spec.sharpen !== null) img = img.sharpen({ sigma: 0.5 + spec.sharpen / 2 });
@@ -148,11 +162,10 @@ export async function transform(
     const fields = copyrightFields(src.exif);
     if (Object.keys(fields).length > 0) img = img.withExif({ IFD0: fields });
   }
-  // Frames turned one by one are raw pixels again: the timing is the source's.
-  img = encode(img, format, spec, settings, turnFrames ? src : {});
-
   let out: { data: Buffer; info: OutputInfo };
   try {
+    // Frames turned one by one are raw pixels again: the timing is the source's.
+    img = encode(img, format, spec, settings, turnFrames ? src : {});
     out = await img.toBuffer({ resolveWithObject: true });
   } catch (err) {
     throw decodeError(err);
@@ -206,8 +219,10 @@ function resize(
           .resize({ width: box.scaledWidth, height: box.scaledHeight, fit: "fill" })
           .extract(pointCrop(box, g.x, g.y));
       }
+      // libvips' attention strategy reads the strip of frames as one image and fails;
+      // an animation is cropped about its centre.
       const position =
-        g.kind === "auto"
+        g.kind === "auto" && !animated
           ? sharp.strategy.attention
           : g.kind === "side"
             ? g.side === "center"
@@ -215,6 +230,46 @@ function resize(
               : g.side
             : "centre";
       return img.resize({ width: box.width, height: box.height, fit: "cover", position });
+    }
+  }
+}
+
+/**
+ * The output's size as resize() will make it (to within rounding), worked out before
+ * anything is decoded: what the animation bound checks.
+ */
+export function outputSize(
+  spec: TransformSpec,
+  sw: number,
+  sh: number,
+  s: Pick<PipelineSettings, "maxOutputWidth" | "maxOutputHeight">,
+): { width: number; height: number } {
+  const { width: W, height: H, fit } = spec;
+  const scaled = (scale: number) => ({
+    width: Math.max(1, Math.round(sw * scale)),
+    height: Math.max(1, Math.round(sh * scale)),
+  });
+  if (W === null || H === null) {
+    if (W === null && H === null && sw <= s.maxOutputWidth && sh <= s.maxOutputHeight) {
+      return { width: sw, height: sh };
+    }
+    const enlarge = W !== null || H !== null ? fit !== "scale-down" && fit !== "crop" : false;
+    let scale = Math.min((W ?? s.maxOutputWidth) / sw, (H ?? s.maxOutputHeight) / sh);
+    if (!enlarge) scale = Math.min(1, scale);
+    return scaled(scale);
+  }
+  switch (fit) {
+    case "scale-down":
+      return scaled(Math.min(1, W / sw, H / sh));
+    case "contain":
+      return scaled(Math.min(W / sw, H / sh));
+    case "squeeze":
+    case "pad":
+      return { width: W, height: H };
+    case "cover":
+    case "crop": {
+      const box = coverBox(sw, sh, W, H, fit === "cover");
+      return { width: box.width, height: box.height };
     }
   }
 }
@@ -241,7 +296,10 @@ function encode(
   timing: { delay?: number[] | undefined; loop?: number | undefined },
 ): Sharp {
   const anim = {
-    ...(timing.delay === undefined ? {} : { delay: timing.delay }),
+    // GIF stores delays in centiseconds up to 655 s; sharp takes at most 65535 ms.
+    ...(timing.delay === undefined
+      ? {}
+      : { delay: timing.delay.map((d) => Math.min(Math.max(0, Math.round(d)), 65_535)) }),
     ...(timing.loop === undefined ? {} : { loop: timing.loop }),
   };
   switch (format) {

@@ -28,7 +28,7 @@ const LimitsSchema = z
       .max(1_000_000_000, "must be ≤ 1000000000")
       .default(50_000_000)
       .describe(
-        "Largest source image, in pixels (width × height, × frames when animation is kept), read from its header before anything is decoded; larger gets 413 too_many_pixels. Default 50000000.",
+        "Largest source image, in pixels (width × height, × frames when animation is kept), read from its header before anything is decoded; larger gets 413 too_many_pixels. An animation's output (size × frames) is held to the same bound. Default 50000000.",
       ),
     maxInputBytes: z
       .number()

@@ -5,7 +5,7 @@
  */
 import sharp from "sharp";
 import { beforeAll, describe, expect, it } from "vitest";
-import { transform } from "../../image-pipeline/transform.ts";
+import { outputSize, transform } from "../../image-pipeline/transform.ts";
 import {
   animation,
   BLUE,
@@ -132,7 +132,65 @@ describe("animation (4 frames: red, green, blue, yellow)", () => {
     const still = await transform(webp, spec({ format: "webp", anim: "false" }), limited);
     expect((await sharp(still.data).metadata()).width).toBe(32);
   });
+
+  it("counts the pixels of every output frame too: a tiny animation cannot be blown up", async () => {
+    // 4 frames of 32×32 (4096 pixels) under a 110,000-pixel limit: 150 px wide (rounded
+    // up to the 160 px step) is 102,400 pixels over the frames, 200 px would be 160,000.
+    const limited = { ...settings, maxInputPixels: 110_000 };
+    for (const fit of ["contain", "pad", "cover"]) {
+      const o = { format: "webp", width: "200", height: "200", fit };
+      const err = await rejection(transform(gif, spec(o), limited));
+      expect(err.code, fit).toBe("too_many_pixels");
+      expect(err.status, fit).toBe(413);
+    }
+    const ok = await transform(
+      gif,
+      spec({ format: "webp", width: "150", fit: "contain" }),
+      limited,
+    );
+    expect([ok.width, ok.height, ok.animated]).toEqual([160, 160, true]);
+    const one = await transform(
+      gif,
+      spec({ format: "webp", width: "200", fit: "contain", anim: "false" }),
+      limited,
+    );
+    expect([one.width, one.animated]).toEqual([200, false]);
+  });
+
+  it("fit=cover with gravity=auto or face crops every frame about its centre", async () => {
+    for (const gravity of ["auto", "face"]) {
+      const o = { format: "webp", width: "16", height: "8", fit: "cover", gravity };
+      const out = await transform(gif, spec(o), settings);
+      expect([out.width, out.height, out.animated], gravity).toEqual([16, 8, true]);
+      expect((await sharp(out.data).metadata()).pages, gravity).toBe(4);
+    }
+  });
+
+  it("frame delays longer than 65.5 s (a GIF holds up to 655 s) are shortened, not refused", async () => {
+    // Patch every Graphic Control Extension's delay to 0xFFFF centiseconds.
+    const long = Buffer.from(gif);
+    let patched = 0;
+    for (let i = long.indexOf(GCE); i >= 0; i = long.indexOf(GCE, i + 1)) {
+      long.writeUInt16LE(0xffff, i + 4);
+      patched++;
+    }
+    expect(patched).toBe(4);
+    const cases: Record<string, string>[] = [
+      { format: "webp" },
+      { format: "gif", rotate: "90" },
+      { format: "webp", flip: "v" },
+    ];
+    for (const o of cases) {
+      const out = await transform(long, spec(o), settings);
+      const meta = await sharp(out.data).metadata();
+      expect(meta.pages, JSON.stringify(o)).toBe(4);
+      for (const d of meta.delay ?? []) expect(d, JSON.stringify(o)).toBeGreaterThanOrEqual(65_000);
+    }
+  });
 });
+
+/** A GIF Graphic Control Extension's introducer, label and block size. */
+const GCE = Buffer.from([0x21, 0xf9, 0x04]);
 
 describe("animation turned and mirrored (each frame black, its colour in the top-left block)", () => {
   /** Frame i's colour at (x, y) of that frame, with the output's frame size and count. */
@@ -169,6 +227,14 @@ describe("animation turned and mirrored (each frame black, its colour in the top
   let src: Buffer;
   beforeAll(async () => {
     src = await animation("webp", { width: 48, height: 32, corner: true });
+  });
+
+  it("turning frame by frame stops at the time limit", async () => {
+    const moving = await animation("gif", { corner: true });
+    const err = await rejection(
+      transform(moving, spec({ format: "webp", rotate: "90" }), { ...settings, timeoutMs: 0 }),
+    );
+    expect(err.code).toBe("transform_timeout");
   });
 
   it("rotate=90 turns every frame a quarter clockwise, frames in order", async () => {
@@ -257,6 +323,33 @@ describe("animation turned and mirrored (each frame black, its colour in the top
           }
         }
       }
+    }
+  });
+});
+
+describe("the output size worked out before decoding (what the animation bound checks)", () => {
+  it("is the size the transform then makes, for every fit", async () => {
+    const source = await animation("gif", { width: 48, height: 32 });
+    const cases: Record<string, string>[] = [
+      {},
+      { width: "100" },
+      { width: "20" },
+      { height: "100", fit: "contain" },
+      { width: "20", height: "100", fit: "scale-down" },
+      { width: "100", height: "100", fit: "contain" },
+      { width: "100", height: "50", fit: "pad" },
+      { width: "100", height: "50", fit: "squeeze" },
+      { width: "100", height: "100", fit: "cover" },
+      { width: "100", height: "100", fit: "crop" },
+      { width: "24", height: "24", fit: "crop" },
+      { width: "100", dpr: "2", fit: "contain" },
+    ];
+    for (const o of cases) {
+      const s = spec({ format: "webp", ...o });
+      const out = await transform(source, s, settings);
+      expect([out.width, out.height], JSON.stringify(o)).toEqual(
+        Object.values(outputSize(s, 48, 32, settings)),
+      );
     }
   });
 });
