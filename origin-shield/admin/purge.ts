@@ -43,6 +43,8 @@ export function purge(ctx: ShieldContext, p: PurgeRequest): number {
     const obj = ctx.store.peek(key);
     if (obj === undefined) continue;
     n++;
+    // A purged image may come back changed: its variants are counted afresh.
+    ctx.images.variants.forget(obj.url);
     if (!p.soft) {
       ctx.store.delete(key);
       continue;

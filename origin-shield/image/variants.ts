@@ -7,18 +7,19 @@
  */
 import { LRUCache } from "lru-cache";
 
-/** Variant ids remembered over all sources. */
+/** Variant ids remembered over all sources, by default. */
 const MAX_IDS = 200_000;
 
 export class VariantTracker {
   readonly #perSource: number;
-  readonly #bySource = new LRUCache<string, Set<string>>({
-    maxSize: MAX_IDS,
-    sizeCalculation: (ids) => ids.size + 1,
-  });
+  readonly #bySource: LRUCache<string, Set<string>>;
 
-  constructor(perSource: number) {
+  constructor(perSource: number, maxIds = MAX_IDS) {
     this.#perSource = perSource;
+    this.#bySource = new LRUCache<string, Set<string>>({
+      maxSize: maxIds,
+      sizeCalculation: (ids) => ids.size + 1,
+    });
   }
 
   /** Whether `source` may have variant `id` (recording it when new). */
@@ -31,8 +32,15 @@ export class VariantTracker {
     if (ids.has(id)) return true;
     if (ids.size >= this.#perSource) return false;
     ids.add(id);
-    // Set again so the table's size accounts for the new id.
+    // Out and in again: lru-cache does not measure a value set again under its key, so
+    // the table's size would not count the new id.
+    this.#bySource.delete(source);
     this.#bySource.set(source, ids);
     return true;
+  }
+
+  /** Start `source`'s count again: it was purged, so its variants are gone or stale. */
+  forget(source: string): void {
+    this.#bySource.delete(source);
   }
 }

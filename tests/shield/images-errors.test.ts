@@ -247,6 +247,29 @@ describe("bounds", () => {
     expect(await width(other.body)).toBe(300);
   });
 
+  it("a purge of the source starts its variant count again", async () => {
+    const token = "purge-token-0123456789";
+    const { t } = await h.start(imageOrigin({ "/photos/a.jpg": { body: small } }), {
+      images: { limits: { maxVariantsPerSource: 2 } },
+      shield: { purgeToken: token },
+    });
+    expect((await fill(t, "/img/width=100/photos/a.jpg")).res.status).toBe(200);
+    expect((await fill(t, "/img/width=200/photos/a.jpg")).res.status).toBe(200);
+    expect((await get(t, "/img/width=300/photos/a.jpg")).status).toBe(400);
+    for (const soft of [false, true]) {
+      const purged = await t.request("/__shield/purge", {
+        method: "POST",
+        headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+        body: JSON.stringify({ urls: ["http://example.com/photos/a.jpg"], soft }),
+      });
+      expect(purged.status).toBe(200);
+      const w = soft ? 400 : 300;
+      const next = await get(t, `/img/width=${w}/photos/a.jpg`);
+      expect(next.status, `after a ${soft ? "soft" : "hard"} purge`).toBe(200);
+      expect(await width(next.body)).toBe(w);
+    }
+  });
+
   it('widthPolicy "allow-list": a width that is not a step is 400 width_not_allowed', async () => {
     const { t } = await h.start(imageOrigin({ "/photos/a.jpg": { body: small } }), {
       images: { widthPolicy: "allow-list" },
