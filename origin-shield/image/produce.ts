@@ -95,10 +95,15 @@ export async function produceVariant(
     closeBody(source);
     // A missing source stays missing as long as the origin says its 404 may be cached.
     const lasting = source.status === 404 || source.status === 410;
-    const status = source.status >= 500 ? 502 : source.status;
-    const e = new ImageError("source_error", `the source image answered ${source.status}`, {
-      status,
-    });
+    // A client error is the client's to see; anything else (5xx, and a redirect or other
+    // 2xx, which no variant can be made from and which are not followed) is a bad gateway.
+    const status = source.status >= 400 && source.status < 500 ? source.status : 502;
+    const redirect = source.status >= 300 && source.status < 400 ? " (not followed)" : "";
+    const e = new ImageError(
+      "source_error",
+      `the source image answered ${source.status}${redirect}`,
+      { status },
+    );
     return failure(ctx, e, lasting ? derived : NO_STORE);
   }
 

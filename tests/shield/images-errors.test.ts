@@ -48,6 +48,13 @@ describe("errors", () => {
     "/photos/cut.jpg": { body: small.subarray(0, Math.floor(small.length / 2)) },
     "/photos/bomb.png": { body: bomb, type: "image/png" },
     "/photos/down.jpg": { body: Buffer.from("down"), type: "text/plain", status: 503 },
+    "/photos/moved.jpg": {
+      body: Buffer.from("moved"),
+      type: "text/plain",
+      status: 301,
+      headers: { location: "/photos/ok.jpg" },
+    },
+    "/photos/empty.jpg": { body: Buffer.alloc(0), status: 204 },
   });
 
   it.each([
@@ -81,6 +88,18 @@ describe("errors", () => {
     {
       name: "a source that fails (503)",
       path: "/img/width=200/photos/down.jpg",
+      status: 502,
+      error: "source_error",
+    },
+    {
+      name: "a source that redirects (not followed)",
+      path: "/img/width=200/photos/moved.jpg",
+      status: 502,
+      error: "source_error",
+    },
+    {
+      name: "a source that answers 204",
+      path: "/img/width=200/photos/empty.jpg",
       status: 502,
       error: "source_error",
     },
