@@ -7,6 +7,7 @@
 import { z } from "zod";
 import { normaliseUrl } from "../../core/key/index.ts";
 import type { ShieldContext } from "../context.ts";
+import { variantUrlsFor } from "../image/route.ts";
 import { toStoredObject } from "../store/object.ts";
 
 const absoluteUrl = z
@@ -31,8 +32,12 @@ export type PurgeRequest = z.output<typeof PurgeSchema>;
 export function purge(ctx: ShieldContext, p: PurgeRequest): number {
   const keys = new Set<string>();
   const spec = ctx.config.key;
-  for (const u of p.urls ?? [])
-    for (const k of ctx.store.keysForUrl(normaliseUrl(u, spec).url)) keys.add(k);
+  // A transform URL purges the variant it names, however its options are spelt.
+  for (const u of p.urls ?? []) {
+    for (const url of variantUrlsFor(ctx, normaliseUrl(u, spec))) {
+      for (const k of ctx.store.keysForUrl(url)) keys.add(k);
+    }
+  }
   for (const t of p.tags ?? []) for (const k of ctx.store.keysForTag(t)) keys.add(k);
   for (const prefix of p.prefixes ?? []) {
     for (const k of ctx.store.keysForPrefix(normaliseUrl(prefix, spec).url)) keys.add(k);

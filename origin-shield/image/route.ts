@@ -8,6 +8,7 @@
  * collapse (identical concurrent requests share one transform) and purge all work as for
  * any response; only its fill differs (produce.ts makes it instead of an origin).
  */
+import type { NormalisedUrl } from "../../core/key/index.ts";
 import type { TransformUrl } from "../../core/variant/index.ts";
 import { parseTransformPath, resolveAutoFormat } from "../../core/variant/index.ts";
 import {
@@ -102,6 +103,32 @@ function resolve(ctx: ShieldContext, p: Prepared, accept: string): ResolvedImage
   // resolves to these options names it.
   const path = variantPath(prefix, id, transform.source);
   return { job, path, url: `${p.url.scheme}://${p.url.host}${path}${query(p)}` };
+}
+
+/**
+ * The stored URLs a transform URL names, for purge: the variant its options resolve to
+ * (any spelling of them), and for format=auto each format it may be negotiated to. A URL
+ * that is not a valid transform URL names only itself. No signature is asked for: purge
+ * is authenticated on its own.
+ */
+export function variantUrlsFor(ctx: ShieldContext, url: NormalisedUrl): string[] {
+  const images = ctx.config.images;
+  const parsed = parseTransformPath(url.path, images.transformPrefix);
+  if (!parsed.ok) return [url.url];
+  const q = url.query === "" ? "" : `?${url.query}`;
+  const out = new Set<string>([url.url]);
+  for (const accept of ["image/avif,image/webp,*/*", "image/webp,*/*", "*/*"]) {
+    const { transform } = resolveAutoFormat(parsed.transform, accept, images);
+    try {
+      const id = variantId(resolveTransform(transform.options, images));
+      out.add(
+        `${url.scheme}://${url.host}${variantPath(images.transformPrefix, id, transform.source)}${q}`,
+      );
+    } catch (err) {
+      if (!(err instanceof ImageError)) throw err;
+    }
+  }
+  return [...out];
 }
 
 function imageJob(

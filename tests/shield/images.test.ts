@@ -312,6 +312,26 @@ describe("purge", () => {
     expect(await transforms(t)).toBe(2);
   });
 
+  it("by a transform URL, however its options are spelt, removes that variant only", async () => {
+    const files = { "/photos/a.jpg": { body: small } };
+    const { t } = await h.start(imageOrigin(files), { shield: { purgeToken: TOKEN } });
+    const url = "/img/width=200,format=webp/photos/a.jpg";
+    const auto = "/img/width=300,format=auto/photos/a.jpg";
+    const accept = { headers: { accept: "image/avif,image/webp,*/*" } };
+    await fill(t, url);
+    await fill(t, auto, accept);
+    const res = await purge(t, { urls: ["http://example.com/img/f=webp,w=200/photos/a.jpg"] });
+    expect(await res.json()).toEqual({ purged: 1, soft: false });
+    expect((await get(t, url)).cs).toBe("shield; fwd=uri-miss; fwd-status=200; stored");
+    // The source and the other variant are still there.
+    expect((await get(t, "/photos/a.jpg")).cs).toMatch(/^shield; hit/);
+    expect((await get(t, auto, accept)).cs).toMatch(/^shield; hit/);
+    // A format=auto URL purges what it was negotiated to.
+    const again = await purge(t, { urls: [`http://example.com${auto}`] });
+    expect(await again.json()).toEqual({ purged: 1, soft: false });
+    expect((await get(t, auto, accept)).cs).toBe("shield; fwd=uri-miss; fwd-status=200; stored");
+  });
+
   it("a soft purge of the source makes its variant revalidate, without a new transform", async () => {
     const files = { "/photos/a.jpg": { body: small, etag: '"v1"' } };
     const { origin, t } = await h.start(imageOrigin(files), { shield: { purgeToken: TOKEN } });
