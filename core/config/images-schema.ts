@@ -17,7 +17,8 @@ const dimension = z
   .number()
   .int("must be a whole number of pixels")
   .min(16, "must be ≥ 16")
-  .max(16_384, "must be ≤ 16384");
+  // WebP's largest side (libwebp's WEBP_MAX_DIMENSION).
+  .max(16_383, "must be ≤ 16383 (the largest WebP side)");
 
 const LimitsSchema = z
   .strictObject({

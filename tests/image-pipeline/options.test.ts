@@ -85,7 +85,7 @@ describe("resolveTransform: output size", () => {
     ["height=3840,dpr=3", imagesWith({ limits: { maxOutputHeight: 2000 } }), null, 2000],
     [
       "width=800,height=400",
-      imagesWith({ limits: { maxOutputWidth: 16_384, maxOutputHeight: 200 } }),
+      imagesWith({ limits: { maxOutputWidth: 16_383, maxOutputHeight: 200 } }),
       400,
       200,
     ],

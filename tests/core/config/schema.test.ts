@@ -733,6 +733,12 @@ describe("a bad field fails with its path in the message (principle 5)", () => {
       "images.transformPrefix",
       'not be "/"',
     ],
+    [
+      "an output side over WebP's largest (16383)",
+      { images: { limits: { maxOutputWidth: 16_384 } } },
+      "images.limits.maxOutputWidth",
+      "16383",
+    ],
     ["unknown images key (typo)", { images: { width: [1] } }, "images.width", "unknown key"],
     // bypassCookies and the root
     [
