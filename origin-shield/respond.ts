@@ -13,7 +13,7 @@ import {
 } from "../core/policy/index.ts";
 import { selectRange } from "./http/range.ts";
 import type { Outcome } from "./observe/metrics.ts";
-import type { OriginError } from "./origin/client.ts";
+import type { Lifetimes, OriginError } from "./origin/client.ts";
 import type { StoredObject } from "./store/memory.ts";
 
 export type BodyStream = AsyncIterable<Buffer> & { close(): void };
@@ -24,6 +24,11 @@ export interface ShieldResponse {
   readonly headers: string[];
   readonly body: Buffer | BodyStream | null;
   readonly outcome: Outcome;
+  /**
+   * The lifetimes of the stored entry this answer is (or is being stored as); absent
+   * when nothing is stored. An image variant made from it follows them (image/produce.ts).
+   */
+  readonly lifetime?: Lifetimes | undefined;
 }
 
 export interface ClientRequest {
@@ -49,7 +54,7 @@ export function fromStored(
     if (meta.status === 200 && isNotModified(req, meta.headers)) {
       const headers = flatten(notModifiedHeaders(meta.headers));
       headers.push("age", ageValue, "cache-status", cacheStatus, "via", `1.1 ${member.cache}`);
-      return { status: 304, headers, body: null, outcome };
+      return { status: 304, headers, body: null, outcome, lifetime: meta };
     }
   }
   const headers = obj.flat.slice();
@@ -65,12 +70,19 @@ export function fromStored(
         headers: replace(headers, "content-length", "0").concat("content-range", `bytes */${size}`),
         body: null,
         outcome,
+        lifetime: meta,
       };
     }
     if (r.kind === "partial") {
       const h = replace(headers, "content-length", String(r.end - r.start + 1));
       h.push("content-range", `bytes ${r.start}-${r.end}/${size}`);
-      return { status: 206, headers: h, body: obj.body.subarray(r.start, r.end + 1), outcome };
+      return {
+        status: 206,
+        headers: h,
+        body: obj.body.subarray(r.start, r.end + 1),
+        outcome,
+        lifetime: meta,
+      };
     }
   }
   return {
@@ -78,6 +90,7 @@ export function fromStored(
     headers,
     body: req.method === "HEAD" ? null : obj.body,
     outcome,
+    lifetime: meta,
   };
 }
 

@@ -118,7 +118,8 @@ export async function awaitFlight(
       outcome,
     };
   }
-  return relayed(head.status, head.headers, member, stream as BodyStream | null, outcome);
+  const r = relayed(head.status, head.headers, member, stream as BodyStream | null, outcome);
+  return head.plan.store ? { ...r, lifetime: head.plan.meta } : r;
 }
 
 /** A follower that may not share the leader's response goes to the origin itself. */

@@ -25,7 +25,9 @@ export type NotStoredReason =
   | "must-understand"
   | "request-no-store"
   | "rule-bypass"
-  | "stale-on-arrival";
+  | "stale-on-arrival"
+  /** An image variant whose source image is not stored (origin-shield/image). */
+  | "source-not-stored";
 
 export type StoragePlan =
   | { readonly store: true; readonly meta: EntryMeta }

@@ -5,7 +5,7 @@
  *
  * The head is a promise that never rejects: waiters switch on its `kind`.
  */
-import type { HeaderPairs, RequestLike, StoragePlan } from "../../core/policy/index.ts";
+import type { HeaderPairs, RequestLike, RuleEffect, StoragePlan } from "../../core/policy/index.ts";
 import {
   notModifiedSelects,
   planStorage,
@@ -138,20 +138,25 @@ async function runFill(
     res.dispose();
     const entry = job.revalidating;
     if (notModifiedSelects(entry.meta, headers)) {
-      const plan = refreshFromNotModified({
-        entry: entry.meta,
-        notModified: headers,
-        request: job.request,
-        requestTime,
-        responseTime,
-        rule: ruleFor(
-          ctx,
-          job,
-          entry.meta.status,
-          pairsSource(entry.meta.headers).get("content-type"),
-        ),
-        options: ctx.options,
-      });
+      const plan: StoragePlan =
+        res.lifetime === null
+          ? { store: false, reason: "source-not-stored" }
+          : refreshFromNotModified({
+              entry: entry.meta,
+              notModified: headers,
+              request: job.request,
+              requestTime,
+              responseTime,
+              rule:
+                sourceRule(res, entry.meta.status, responseTime) ??
+                ruleFor(
+                  ctx,
+                  job,
+                  entry.meta.status,
+                  pairsSource(entry.meta.headers).get("content-type"),
+                ),
+              options: ctx.options,
+            });
       const obj = plan.store
         ? toStoredObject(plan.meta, entry.body, entry.url, entry.primary, entry.source)
         : entry;
@@ -168,14 +173,19 @@ async function runFill(
     return runFill(ctx, flight, retry, resolveHead);
   }
 
-  const plan = planStorage({
-    request: job.request,
-    response: { status: res.status, headers },
-    requestTime,
-    responseTime,
-    rule: ruleFor(ctx, job, res.status, headers.get("content-type")),
-    options: ctx.options,
-  });
+  const plan: StoragePlan =
+    res.lifetime === null
+      ? { store: false, reason: "source-not-stored" }
+      : planStorage({
+          request: job.request,
+          response: { status: res.status, headers },
+          requestTime,
+          responseTime,
+          rule:
+            sourceRule(res, res.status, responseTime) ??
+            ruleFor(ctx, job, res.status, headers.get("content-type")),
+          options: ctx.options,
+        });
   const limit = ctx.store.maxObjectBytes;
   const declared = contentLength(headers.get("content-length"));
   let storing = plan.store;
@@ -257,6 +267,23 @@ async function runFill(
     }
   }
   flight.body.end();
+}
+
+/**
+ * An image variant's lifetimes are its source's (image/produce.ts), put as the rule
+ * that sets them: the variant's entry is then fresh, and stale, exactly as long as the
+ * source's, whatever rules matched the source and whenever the variant was made; the
+ * variant's own headers still decide whether it may be stored at all.
+ */
+function sourceRule(res: OriginResponse, status: number, now: number): RuleEffect | undefined {
+  const l = res.lifetime;
+  if (l === undefined || l === null) return undefined;
+  return {
+    match: { status: [status] },
+    ttl: { set: (l.freshUntil - now) / 1000 },
+    staleWhileRevalidate: Math.max(0, (l.staleWhileRevalidateUntil - l.freshUntil) / 1000),
+    staleIfError: Math.max(0, (l.staleIfErrorUntil - l.freshUntil) / 1000),
+  };
 }
 
 function ruleFor(ctx: ShieldContext, job: FillJob, status: number, contentType: string | null) {

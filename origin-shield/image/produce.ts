@@ -5,9 +5,10 @@
  * bounded queue, and answer with a response that the fill stores like an origin's.
  *
  * The variant's caching headers are its source's (Cache-Control, CDN-Cache-Control,
- * Expires, Date, Age, Last-Modified, tags): it is fresh exactly as long as the source it
- * was made from, the shield's rules for the source path apply, and purging the source
- * by tag purges its variants. Its ETag is strong and derived from the source's bytes,
+ * Expires, Date, Age, Last-Modified, tags), so caches downstream keep it as long as the
+ * source, and purging the source by tag purges its variants. Here the variant is stored
+ * exactly when its source is and takes the source entry's lifetimes (collapse/flight.ts),
+ * whatever rules or purges shaped them. Its ETag is strong and derived from the source's bytes,
  * the resolved options and the encoder settings, so a revalidation whose source has not
  * changed is answered 304 without running sharp again (imgproxy does the same).
  */
@@ -21,7 +22,7 @@ import {
 } from "../../image-pipeline/index.ts";
 import type { ShieldContext } from "../context.ts";
 import { handle, type Prepared, type ShieldRequest } from "../handler.ts";
-import { OriginError, type OriginResponse } from "../origin/client.ts";
+import { type Lifetimes, OriginError, type OriginResponse } from "../origin/client.ts";
 import type { ShieldResponse } from "../respond.ts";
 
 export interface ImageJob {
@@ -91,6 +92,11 @@ export async function produceVariant(
     throw new OriginError(source.status === 504 ? "timeout" : "connect", "source fetch failed");
   }
   const derived = cachingHeaders(ctx, source.headers);
+  // The variant is stored exactly when, and for as long as, its source is: the source's
+  // rules (a TTL set or floor, by path or by its content type) and a soft purge shaped
+  // those lifetimes, and a source the shield would not store (Set-Cookie, Vary: *, too
+  // short-lived) must not come back shared through its variants.
+  const lifetime = source.lifetime ?? null;
   if (source.status !== 200) {
     closeBody(source);
     // A missing source stays missing as long as the origin says its 404 may be cached.
@@ -104,20 +110,20 @@ export async function produceVariant(
       `the source image answered ${source.status}${redirect}`,
       { status },
     );
-    return failure(ctx, e, lasting ? derived : NO_STORE);
+    return failure(ctx, e, lasting ? derived : NO_STORE, lifetime);
   }
 
   let input: Buffer;
   try {
     input = await readBody(source, ctx.config.images.limits.maxInputBytes);
   } catch (err) {
-    if (err instanceof ImageError) return failure(ctx, err, derived);
+    if (err instanceof ImageError) return failure(ctx, err, derived, lifetime);
     throw err;
   }
   const etag = variantEtag(ctx, input, job.id);
   if (matches(conditional, etag)) {
     ctx.metrics.imageTransforms.labels("not_modified").inc();
-    return answer(304, [...derived, ["etag", etag]], null);
+    return answer(304, [...derived, ["etag", etag]], null, lifetime);
   }
 
   let out: TransformResult;
@@ -128,7 +134,7 @@ export async function produceVariant(
     if (!(err instanceof ImageError)) throw err;
     // Busy and timeout say nothing about the source: never stored, try again later.
     const transient = err.code === "transform_busy" || err.code === "transform_timeout";
-    return failure(ctx, err, transient ? [...NO_STORE, ["retry-after", "1"]] : derived);
+    return failure(ctx, err, transient ? [...NO_STORE, ["retry-after", "1"]] : derived, lifetime);
   }
   ctx.metrics.imageSeconds.labels(out.format).observe((performance.now() - t0) / 1000);
   ctx.metrics.imageTransforms.labels("ok").inc();
@@ -139,7 +145,7 @@ export async function produceVariant(
     ["x-content-type-options", "nosniff"],
     ...derived,
   ];
-  return answer(200, headers, out.data);
+  return answer(200, headers, out.data, lifetime);
 }
 
 function cachingHeaders(ctx: ShieldContext, flat: readonly string[]): HeaderPairs {
@@ -217,7 +223,12 @@ function joined(chunks: readonly Buffer[], size: number): Buffer {
   return Buffer.from(first.buffer, first.byteOffset, size);
 }
 
-function failure(ctx: ShieldContext, e: ImageError, caching: HeaderPairs): OriginResponse {
+function failure(
+  ctx: ShieldContext,
+  e: ImageError,
+  caching: HeaderPairs,
+  lifetime: Lifetimes | null,
+): OriginResponse {
   ctx.metrics.imageTransforms.labels(e.code).inc();
   const body = Buffer.from(`${JSON.stringify(e)}\n`);
   return answer(
@@ -228,11 +239,17 @@ function failure(ctx: ShieldContext, e: ImageError, caching: HeaderPairs): Origi
       ...caching,
     ],
     body,
+    lifetime,
   );
 }
 
-function answer(status: number, headers: HeaderPairs, body: Buffer | null): OriginResponse {
-  return { status, headers, body: once(body), dispose() {} };
+function answer(
+  status: number,
+  headers: HeaderPairs,
+  body: Buffer | null,
+  lifetime: Lifetimes | null,
+): OriginResponse {
+  return { status, headers, body: once(body), dispose() {}, lifetime };
 }
 
 async function* once(body: Buffer | null): AsyncGenerator<Buffer> {

@@ -6,7 +6,7 @@
 import { Readable } from "node:stream";
 import { Agent, type Dispatcher } from "undici";
 import type { ShieldConfig } from "../../core/config/index.ts";
-import type { HeaderPairs } from "../../core/policy/index.ts";
+import type { EntryMeta, HeaderPairs } from "../../core/policy/index.ts";
 import { nodeHeaderPairs } from "../http/headers.ts";
 
 export type OriginFailure = "timeout" | "connect" | "reset" | "too-large" | "aborted";
@@ -42,7 +42,19 @@ export interface OriginResponse {
   readonly body: AsyncIterable<Buffer>;
   /** Stop reading the body and release the connection. */
   dispose(): void;
+  /**
+   * An image variant's only (produce.ts): its source's stored lifetimes, which the
+   * variant's entry takes instead of its own; null when the source is not stored, so
+   * neither is the variant.
+   */
+  readonly lifetime?: Lifetimes | null;
 }
+
+/** When a stored entry stops being fresh, and its stale windows end (ms since epoch). */
+export type Lifetimes = Pick<
+  EntryMeta,
+  "freshUntil" | "staleWhileRevalidateUntil" | "staleIfErrorUntil"
+>;
 
 export class OriginClient {
   readonly #agent: Agent;

@@ -202,6 +202,58 @@ describe("freshness derived from the source", () => {
     expect(origin.count()).toBe(2);
   });
 
+  it("with a TTL rule on the source's path, a variant made late still expires with the source", async () => {
+    const files = { "/photos/a.jpg": { body: small, cacheControl: "public, max-age=10" } };
+    const { origin, t } = await h.start(imageOrigin(files), {
+      rules: [{ match: { path: "/photos/**" }, ttl: { set: 100 } }],
+    });
+    await fill(t, "/img/width=200,format=webp/photos/a.jpg");
+    t.advance(90_000);
+    const late = "/img/width=300,format=webp/photos/a.jpg";
+    expect((await fill(t, late)).res.status).toBe(200);
+    expect(origin.count()).toBe(1);
+    t.advance(5_000);
+    expect((await get(t, late)).cs).toMatch(/^shield; hit/);
+    // 105 s after the source arrived: the source is stale by the rule, so is the variant.
+    t.advance(10_000);
+    expect((await get(t, late)).cs).toMatch(/^shield; fwd=stale/);
+    expect(origin.count()).toBe(2);
+  });
+
+  it("a rule that stores the source by its content type stores its variants too", async () => {
+    // No lifetime from the origin; the rule (image/jpeg) gives the source one. A variant
+    // is image/webp, which the rule does not name: it follows its source.
+    const files = { "/photos/a.jpg": { body: small, cacheControl: "public" } };
+    const { t } = await h.start(imageOrigin(files), {
+      rules: [{ match: { contentType: ["image/jpeg"] }, ttl: { set: 100 } }],
+    });
+    const url = "/img/width=200,format=webp/photos/a.jpg";
+    expect((await fill(t, url)).res.headers.get("cache-status")).toBe(
+      "shield; fwd=uri-miss; fwd-status=200; stored",
+    );
+    t.advance(50_000);
+    expect((await get(t, url)).cs).toMatch(/^shield; hit/);
+    expect(await transforms(t)).toBe(1);
+  });
+
+  it.each([
+    { why: "Set-Cookie", headers: { "set-cookie": "session=abc" } },
+    { why: "Vary: *", headers: { vary: "*" } },
+  ])("a source the shield does not store ($why): its variants are not stored either", async (c) => {
+    const files = { "/photos/a.jpg": { body: small, headers: c.headers } };
+    const { t } = await h.start(imageOrigin(files));
+    const url = "/img/width=200,format=webp/photos/a.jpg";
+    for (let i = 0; i < 2; i++) {
+      const r = await fill(t, url);
+      expect(r.res.status).toBe(200);
+      expect(r.res.headers.get("cache-status")).toBe(
+        "shield; fwd=uri-miss; fwd-status=200; detail=source-not-stored",
+      );
+      expect(r.res.headers.get("set-cookie")).toBeNull();
+    }
+    expect(await transforms(t)).toBe(2);
+  });
+
   it("an origin without validators that sends the same bytes again: no new transform", async () => {
     const files = { "/photos/a.jpg": { body: small, cacheControl: "public, max-age=60" } };
     const { origin, t } = await h.start(imageOrigin(files));
