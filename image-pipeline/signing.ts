@@ -8,10 +8,16 @@
  * into that form without breaking its signature; `npm run sign-url` prints a signed URL.
  *
  * The edge replaces `format=auto` by the format it negotiated, so a URL signed with
- * format=auto is also accepted with any concrete format, or none (what auto may become).
+ * format=auto is also accepted with each format auto may become for its source (the
+ * configured negotiation formats, the original's, or none), and with no other.
  */
 import { createHmac, timingSafeEqual } from "node:crypto";
-import { formatTransformPath, type TransformUrl } from "../core/variant/index.ts";
+import type { ImagesConfig } from "../core/config/index.ts";
+import {
+  formatTransformPath,
+  resolveAutoFormat,
+  type TransformUrl,
+} from "../core/variant/index.ts";
 
 export function signTransform(
   prefix: string,
@@ -30,11 +36,12 @@ export function signTransform(
 export type SignatureCheck = "ok" | "missing" | "bad";
 
 export function checkSignature(
-  prefix: string,
   transform: TransformUrl,
   query: string,
+  images: ImagesConfig,
   secret: string,
 ): SignatureCheck {
+  const prefix = images.transformPrefix;
   const given = transform.options.get("sig");
   if (given === undefined) return "missing";
   const candidates = [transform];
@@ -42,7 +49,8 @@ export function checkSignature(
   if (format !== "auto") {
     const options = new Map(transform.options);
     options.set("format", "auto");
-    candidates.push({ options: sortByName(options), source: transform.source });
+    const auto = { options: sortByName(options), source: transform.source };
+    if (autoMayBecome(auto, images).has(format)) candidates.push(auto);
   }
   const a = Buffer.from(given);
   for (const t of candidates) {
@@ -50,6 +58,15 @@ export function checkSignature(
     if (a.length === b.length && timingSafeEqual(a, b)) return "ok";
   }
   return "bad";
+}
+
+/** The formats (undefined: none written) format=auto resolves to for some Accept. */
+function autoMayBecome(auto: TransformUrl, images: ImagesConfig): Set<string | undefined> {
+  const out = new Set<string | undefined>();
+  for (const accept of ["", ...images.formats.map((f) => `image/${f}`)]) {
+    out.add(resolveAutoFormat(auto, accept, images).transform.options.get("format"));
+  }
+  return out;
 }
 
 function sortByName(m: Map<string, string>): Map<string, string> {

@@ -66,7 +66,7 @@ function resolve(ctx: ShieldContext, p: Prepared, accept: string): ResolvedImage
   }
   const secret = images.signing.secret;
   if (secret !== undefined) {
-    const check = checkSignature(prefix, parsed.transform, p.url.query, secret);
+    const check = checkSignature(parsed.transform, p.url.query, images, secret);
     if (check !== "ok") {
       return refuse(
         ctx,

@@ -34,7 +34,7 @@ function signed(path: string, query = "", secret = SECRET): string {
   return formatTransformPath(PREFIX, { options, source: t.source });
 }
 
-const check = (path: string, query = "") => checkSignature(PREFIX, parsed(path), query, SECRET);
+const check = (path: string, query = "") => checkSignature(parsed(path), query, images, SECRET);
 
 /** The transform the pipeline sees after the edge resolved format=auto for `accept`. */
 function afterEdge(path: string, accept: string): TransformUrl {
@@ -110,13 +110,27 @@ describe("format=auto and signatures", () => {
   ])("a URL signed with format=auto is accepted after the edge picks for %s", (accept, format) => {
     const t = afterEdge(auto, accept);
     expect(t.options.get("format")).toBe(format);
-    expect(checkSignature(PREFIX, t, "", SECRET)).toBe("ok");
+    expect(checkSignature(t, "", images, SECRET)).toBe("ok");
   });
 
   it("and after the edge drops format for a source of unknown type", () => {
     const t = afterEdge(signed("/img/format=auto,width=640/photo"), OLD);
     expect(t.options.has("format")).toBe(false);
-    expect(checkSignature(PREFIX, t, "", SECRET)).toBe("ok");
+    expect(checkSignature(t, "", images, SECRET)).toBe("ok");
+  });
+
+  it.each([
+    ["format=png on a JPEG", "/img/format=auto,width=640/a.jpg", "format=png"],
+    ["format=gif on a JPEG", "/img/format=auto,width=640/a.jpg", "format=gif"],
+    ["format=jpeg on a PNG", "/img/format=auto,width=640/a.png", "format=jpeg"],
+  ])("but not with a format auto never becomes: %s", (_, path, format) => {
+    const url = signed(path);
+    expect(check(url)).toBe("ok");
+    expect(check(url.replace("format=auto", format))).toBe("bad");
+  });
+
+  it("and with the original's format written out", () => {
+    expect(check(signed("/img/format=auto,width=640/a.png").replace("auto", "png"))).toBe("ok");
   });
 
   it("and as it was signed, with format=auto itself", () => {
@@ -125,7 +139,7 @@ describe("format=auto and signatures", () => {
 
   it("but not with another option changed alongside the format", () => {
     const t = afterEdge(auto.replace("width=640", "width=960"), CHROME);
-    expect(checkSignature(PREFIX, t, "", SECRET)).toBe("bad");
+    expect(checkSignature(t, "", images, SECRET)).toBe("bad");
   });
 
   it.each([

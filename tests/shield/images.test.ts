@@ -236,7 +236,7 @@ describe("freshness derived from the source", () => {
     expect(await transforms(t)).toBe(1);
   });
 
-  it.each([
+  it.each<{ why: string; headers: Record<string, string> }>([
     { why: "Set-Cookie", headers: { "set-cookie": "session=abc" } },
     { why: "Vary: *", headers: { vary: "*" } },
   ])("a source the shield does not store ($why): its variants are not stored either", async (c) => {
