@@ -97,3 +97,41 @@ export async function turnEachFrame(
     throw decodeError(err);
   }
 }
+
+/**
+ * Blur or sharpen each frame of a resized animation on its own. On the strip of frames
+ * libvips would blur across the frame edges, bleeding each frame's neighbours into its
+ * top and bottom rows. Returns the frames as one raw strip (pageHeight set).
+ */
+export async function filterEachFrame(
+  img: Sharp,
+  filter: (frame: Sharp) => Sharp,
+  s: PipelineSettings,
+): Promise<Sharp> {
+  const timeout = { seconds: Math.ceil(s.timeoutMs / 1000) };
+  const deadline = performance.now() + s.timeoutMs;
+  try {
+    const strip = await img.raw().toBuffer({ resolveWithObject: true });
+    const { width, channels } = strip.info;
+    const pageHeight = strip.info.pageHeight ?? strip.info.height;
+    const pages = Math.max(1, Math.round(strip.info.height / pageHeight));
+    const frameBytes = width * pageHeight * channels;
+    const frames: Buffer[] = [];
+    for (let i = 0; i < pages; i++) {
+      if (performance.now() > deadline) {
+        throw new ImageError("transform_timeout", `the transform took over ${s.timeoutMs} ms`);
+      }
+      const data = strip.data.subarray(i * frameBytes, (i + 1) * frameBytes);
+      const frame = filter(sharp(data, { raw: { width, height: pageHeight, channels } }));
+      frames.push(await frame.timeout(timeout).raw().toBuffer());
+    }
+    return sharp(Buffer.concat(frames), {
+      raw: { width, height: pageHeight * pages, channels, pageHeight },
+      animated: true,
+      limitInputPixels: s.maxInputPixels,
+    }).timeout(timeout);
+  } catch (err) {
+    if (err instanceof ImageError) throw err;
+    throw decodeError(err);
+  }
+}

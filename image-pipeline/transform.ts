@@ -11,7 +11,7 @@ import sharp, { type Metadata, type OutputInfo, type Region, type Sharp } from "
 import { decodeError } from "./decode-error.ts";
 import { ImageError } from "./errors.ts";
 import { copyrightFields } from "./exif.ts";
-import { turnEachFrame } from "./frames.ts";
+import { filterEachFrame, turnEachFrame } from "./frames.ts";
 import { coverBox } from "./geometry.ts";
 import { type OutputFormat, qualityFor, type TransformSpec } from "./options.ts";
 
@@ -154,8 +154,16 @@ export async function transform(
   }
 
   img = resize(img, spec, sw, sh, settings, animated);
-  if (spec.blur !== null) img = img.blur(Math.max(0.3, spec.blur / 2));
-  if (spec.sharpen !== null) img = img.sharpen({ sigma: 0.5 + spec.sharpen / 2 });
+  const filter = (i: Sharp): Sharp => {
+    let out = i;
+    if (spec.blur !== null) out = out.blur(Math.max(0.3, spec.blur / 2));
+    if (spec.sharpen !== null) out = out.sharpen({ sigma: 0.5 + spec.sharpen / 2 });
+    return out;
+  };
+  // An animation's frames are filtered one by one (frames.ts): raw pixels again after.
+  const filterFrames = animated && (spec.blur !== null || spec.sharpen !== null);
+  if (filterFrames) img = await filterEachFrame(img, filter, settings);
+  else img = filter(img);
 
   if (spec.metadata === "keep") img = img.keepMetadata();
   else if (spec.metadata === "copyright") {
@@ -164,8 +172,8 @@ export async function transform(
   }
   let out: { data: Buffer; info: OutputInfo };
   try {
-    // Frames turned one by one are raw pixels again: the timing is the source's.
-    img = encode(img, format, spec, settings, turnFrames ? src : {});
+    // Frames turned or filtered one by one are raw pixels again: the timing is the source's.
+    img = encode(img, format, spec, settings, turnFrames || filterFrames ? src : {});
     out = await img.toBuffer({ resolveWithObject: true });
   } catch (err) {
     throw decodeError(err);

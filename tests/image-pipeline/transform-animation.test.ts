@@ -157,6 +157,22 @@ describe("animation (4 frames: red, green, blue, yellow)", () => {
     expect([one.width, one.animated]).toEqual([200, false]);
   });
 
+  it.each([
+    ["blur=40", { blur: "40" }],
+    ["sharpen=10", { sharpen: "10" }],
+  ])("%s works on each frame alone: no colour bleeds in from the next frame", async (_, o) => {
+    const out = await transform(gif, spec({ format: "webp", quality: "100", ...o }), settings);
+    const meta = await sharp(out.data, { animated: true }).metadata();
+    expect([meta.pages, meta.width, meta.pageHeight]).toEqual([4, 32, 32]);
+    expect(meta.delay).toEqual(DELAYS);
+    const px = await decode(out.data, true);
+    // The red frame's bottom row and the green frame's top row stay their own colour.
+    for (const x of [0, 16, 31]) {
+      expectColour(px.at(x, 31), RED, 12);
+      expectColour(px.at(x, 32), GREEN, 12);
+    }
+  });
+
   it("fit=cover with gravity=auto or face crops every frame about its centre", async () => {
     for (const gravity of ["auto", "face"]) {
       const o = { format: "webp", width: "16", height: "8", fit: "cover", gravity };
