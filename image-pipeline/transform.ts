@@ -222,7 +222,8 @@ function resize(
     case "crop": {
       const box = coverBox(sw, sh, W, H, fit === "cover");
       const g = spec.gravity;
-      if (g.kind === "point" && !animated) {
+      // sharp extracts the same region from every frame of an animation.
+      if (g.kind === "point") {
         return img
           .resize({ width: box.scaledWidth, height: box.scaledHeight, fit: "fill" })
           .extract(pointCrop(box, g.x, g.y));

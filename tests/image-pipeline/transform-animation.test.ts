@@ -245,6 +245,21 @@ describe("animation turned and mirrored (each frame black, its colour in the top
     src = await animation("webp", { width: 48, height: 32, corner: true });
   });
 
+  it("fit=cover with a point gravity crops every frame about that point", async () => {
+    // 48×32 → 24×16 to cover 16×16; the lit block is then x < 8, y < 8.
+    const o = { format: "webp", width: "16", height: "16", fit: "cover" };
+    const left = await framesOf(
+      (await transform(src, spec({ ...o, gravity: "0x0" }), settings)).data,
+    );
+    expect([left.width, left.height]).toEqual([16, 16]);
+    expectEachFrame(left, [6, 2], [12, 12]); // the crop starts at x 0
+    const right = await framesOf(
+      (await transform(src, spec({ ...o, gravity: "1x0" }), settings)).data,
+    );
+    // The crop starts at x 8: the block is outside it, in every frame.
+    for (let i = 0; i < 4; i++) expectColour(right.at(i, 2, 2), [0, 0, 0]);
+  });
+
   it("turning frame by frame stops at the time limit", async () => {
     const moving = await animation("gif", { corner: true });
     const err = await rejection(
