@@ -11,6 +11,10 @@ export default defineConfig({
         test: {
           name: "node",
           environment: "node",
+          // A full run keeps both cores of a CI machine busy (sharp, workerd, child
+          // processes): a test that takes 1 s alone can take several. Speed is checked by
+          // the benchmarks in bench/, not by test timeouts.
+          testTimeout: 20_000,
           include: ["tests/**/*.test.ts"],
           exclude: ["tests/workers/**", "node_modules/**"],
         },
