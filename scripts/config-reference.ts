@@ -32,7 +32,14 @@ function typeOf(s: JsonSchema): string {
   if (s.enum) return s.enum.map((v) => `\`${JSON.stringify(v)}\``).join(" \\| ");
   if (s.const !== undefined) return `\`${JSON.stringify(s.const)}\``;
   if (s.type === "array") return `${s.items ? typeOf(s.items) : "any"}[]`;
-  if (s.type === "integer" && s.minimum === 0) return "seconds ≥ 0";
+  if (s.type === "integer") {
+    const text = s.description ?? "";
+    const unit = /\bms\b/.test(text) ? "ms" : /\bseconds\b/i.test(text) ? "seconds" : "integer";
+    if (s.minimum !== undefined && s.maximum !== undefined && s.maximum < Number.MAX_SAFE_INTEGER) {
+      return `${unit} ${s.minimum}..${s.maximum}`;
+    }
+    return s.minimum === undefined ? unit : `${unit} ≥ ${s.minimum}`;
+  }
   return Array.isArray(s.type) ? s.type.join(" \\| ") : (s.type ?? "any");
 }
 
