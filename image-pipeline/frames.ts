@@ -32,17 +32,12 @@ const UPRIGHT: Readonly<Record<number, { flop: boolean; angle: 0 | 90 | 180 | 27
  * the pipeline. Memory: the source's decoded pixels, twice at most, which the input pixel
  * limit has already bounded.
  */
-export async function turnEachFrame(
+export function turnEachFrame(
   input: Buffer,
   orientation: number,
   spec: TransformSpec,
   s: PipelineSettings,
 ): Promise<Sharp> {
-  const timeout = { seconds: Math.ceil(s.timeoutMs / 1000) };
-  // libvips' timeout covers each sharp call; the loop over frames has its own deadline,
-  // or an animation of 60,000 tiny frames would hold its slot long after the client
-  // was told it timed out.
-  const deadline = performance.now() + s.timeoutMs;
   const upright = UPRIGHT[orientation];
   // EXIF orientation first, then rotate and flip: the order a still image gets them in.
   const steps = [
@@ -53,49 +48,24 @@ export async function turnEachFrame(
       angle: spec.rotate,
     },
   ].filter((step) => step.flop || step.flip || step.angle !== 0);
-  try {
-    const strip = await sharp(input, {
-      animated: true,
-      limitInputPixels: s.maxInputPixels,
-      failOn: "error",
-    })
-      .timeout(timeout)
-      .raw()
-      .toBuffer({ resolveWithObject: true });
-    const { width, channels } = strip.info;
-    const pageHeight = strip.info.pageHeight ?? strip.info.height;
-    const pages = Math.max(1, Math.round(strip.info.height / pageHeight));
-    const frameBytes = width * pageHeight * channels;
-    const frames: Buffer[] = [];
-    let size = { width, height: pageHeight, channels };
-    for (let i = 0; i < pages; i++) {
-      if (performance.now() > deadline) {
-        throw new ImageError("transform_timeout", `the transform took over ${s.timeoutMs} ms`);
-      }
-      let data = strip.data.subarray(i * frameBytes, (i + 1) * frameBytes);
-      size = { width, height: pageHeight, channels };
-      for (const step of steps) {
-        let frame = sharp(data, { raw: size });
-        // sharp mirrors before it turns, whatever the order of the calls.
-        if (step.flop) frame = frame.flop();
-        if (step.flip) frame = frame.flip();
-        if (step.angle !== 0) frame = frame.rotate(step.angle);
-        const out = await frame.timeout(timeout).raw().toBuffer({ resolveWithObject: true });
-        data = out.data;
-        size = { width: out.info.width, height: out.info.height, channels: out.info.channels };
-      }
-      frames.push(data);
+  const decoded = sharp(input, {
+    animated: true,
+    limitInputPixels: s.maxInputPixels,
+    failOn: "error",
+  });
+  // One sharp call per step: sharp mirrors before it turns, whatever the order of calls.
+  return eachFrame(decoded, s, async (frame, timeout) => {
+    let out = frame;
+    for (const step of steps) {
+      let img = sharp(out.data, { raw: out });
+      if (step.flop) img = img.flop();
+      if (step.flip) img = img.flip();
+      if (step.angle !== 0) img = img.rotate(step.angle);
+      const r = await img.timeout(timeout).raw().toBuffer({ resolveWithObject: true });
+      out = { data: r.data, width: r.info.width, height: r.info.height, channels: r.info.channels };
     }
-    return sharp(Buffer.concat(frames), {
-      raw: { ...size, height: size.height * pages, pageHeight: size.height },
-      // Without it sharp takes the strip for one tall image when resizing.
-      animated: true,
-      limitInputPixels: s.maxInputPixels,
-    }).timeout(timeout);
-  } catch (err) {
-    if (err instanceof ImageError) throw err;
-    throw decodeError(err);
-  }
+    return out;
+  });
 }
 
 /**
@@ -103,30 +73,64 @@ export async function turnEachFrame(
  * libvips would blur across the frame edges, bleeding each frame's neighbours into its
  * top and bottom rows. Returns the frames as one raw strip (pageHeight set).
  */
-export async function filterEachFrame(
+export function filterEachFrame(
   img: Sharp,
   filter: (frame: Sharp) => Sharp,
   s: PipelineSettings,
 ): Promise<Sharp> {
+  return eachFrame(img, s, async (frame, timeout) => {
+    const data = await filter(sharp(frame.data, { raw: frame }))
+      .timeout(timeout)
+      .raw()
+      .toBuffer();
+    return { ...frame, data };
+  });
+}
+
+interface RawFrame {
+  readonly data: Buffer;
+  readonly width: number;
+  readonly height: number;
+  readonly channels: 1 | 2 | 3 | 4;
+}
+
+/**
+ * Render `img` (an animation) as raw frames, map each, and put them back together as
+ * one raw strip that sharp reads as an animation. libvips' timeout covers each sharp
+ * call; the loop has its own deadline, or an animation of 60,000 tiny frames would hold
+ * its slot long after the client was told it timed out.
+ */
+async function eachFrame(
+  img: Sharp,
+  s: PipelineSettings,
+  map: (frame: RawFrame, timeout: { seconds: number }) => Promise<RawFrame>,
+): Promise<Sharp> {
   const timeout = { seconds: Math.ceil(s.timeoutMs / 1000) };
   const deadline = performance.now() + s.timeoutMs;
   try {
-    const strip = await img.raw().toBuffer({ resolveWithObject: true });
+    const strip = await img.timeout(timeout).raw().toBuffer({ resolveWithObject: true });
     const { width, channels } = strip.info;
-    const pageHeight = strip.info.pageHeight ?? strip.info.height;
-    const pages = Math.max(1, Math.round(strip.info.height / pageHeight));
-    const frameBytes = width * pageHeight * channels;
+    const height = strip.info.pageHeight ?? strip.info.height;
+    const pages = Math.max(1, Math.round(strip.info.height / height));
+    const frameBytes = width * height * channels;
     const frames: Buffer[] = [];
+    let last: RawFrame = { data: strip.data, width, height, channels };
     for (let i = 0; i < pages; i++) {
       if (performance.now() > deadline) {
         throw new ImageError("transform_timeout", `the transform took over ${s.timeoutMs} ms`);
       }
       const data = strip.data.subarray(i * frameBytes, (i + 1) * frameBytes);
-      const frame = filter(sharp(data, { raw: { width, height: pageHeight, channels } }));
-      frames.push(await frame.timeout(timeout).raw().toBuffer());
+      last = await map({ data, width, height, channels }, timeout);
+      frames.push(last.data);
     }
     return sharp(Buffer.concat(frames), {
-      raw: { width, height: pageHeight * pages, channels, pageHeight },
+      raw: {
+        width: last.width,
+        height: last.height * pages,
+        channels: last.channels,
+        pageHeight: last.height,
+      },
+      // Without it sharp takes the strip for one tall image when resizing.
       animated: true,
       limitInputPixels: s.maxInputPixels,
     }).timeout(timeout);
