@@ -14,8 +14,8 @@
 import { createHmac, timingSafeEqual } from "node:crypto";
 import type { ImagesConfig } from "../core/config/index.ts";
 import {
+  autoFormatChoices,
   formatTransformPath,
-  resolveAutoFormat,
   type TransformUrl,
 } from "../core/variant/index.ts";
 
@@ -50,7 +50,8 @@ export function checkSignature(
     const options = new Map(transform.options);
     options.set("format", "auto");
     const auto = { options: sortByName(options), source: transform.source };
-    if (autoMayBecome(auto, images).has(format)) candidates.push(auto);
+    const choices = autoFormatChoices(auto, images).map((t) => t.options.get("format"));
+    if (choices.includes(format)) candidates.push(auto);
   }
   const a = Buffer.from(given);
   for (const t of candidates) {
@@ -58,15 +59,6 @@ export function checkSignature(
     if (a.length === b.length && timingSafeEqual(a, b)) return "ok";
   }
   return "bad";
-}
-
-/** The formats (undefined: none written) format=auto resolves to for some Accept. */
-function autoMayBecome(auto: TransformUrl, images: ImagesConfig): Set<string | undefined> {
-  const out = new Set<string | undefined>();
-  for (const accept of ["", ...images.formats.map((f) => `image/${f}`)]) {
-    out.add(resolveAutoFormat(auto, accept, images).transform.options.get("format"));
-  }
-  return out;
 }
 
 function sortByName(m: Map<string, string>): Map<string, string> {

@@ -10,6 +10,7 @@ export {
   variantId,
 } from "./image-variant.ts";
 export {
+  autoFormatChoices,
   formatTransformPath,
   isTransformPath,
   parseTransformPath,

@@ -255,6 +255,21 @@ export function resolveAutoFormat(
   return { transform: { options, source: transform.source }, negotiated: true };
 }
 
+/**
+ * Every transform `format=auto` can resolve to for this source, one per distinct result
+ * (the configured formats, the original's, or none written): what a URL signed with
+ * format=auto may arrive as, and what purging such a URL must reach.
+ */
+export function autoFormatChoices(transform: TransformUrl, images: ImagesConfig): TransformUrl[] {
+  const seen = new Map<string | undefined, TransformUrl>();
+  for (const accept of ["", ...images.formats.map((f) => `image/${f}`)]) {
+    const t = resolveAutoFormat(transform, accept, images).transform;
+    const format = t.options.get("format");
+    if (!seen.has(format)) seen.set(format, t);
+  }
+  return [...seen.values()];
+}
+
 function fail(
   message: string,
   code: TransformParseCode = "invalid_options",

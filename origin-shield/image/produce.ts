@@ -7,10 +7,11 @@
  * The variant's caching headers are its source's (Cache-Control, CDN-Cache-Control,
  * Expires, Date, Age, Last-Modified, tags), so caches downstream keep it as long as the
  * source, and purging the source by tag purges its variants. Here the variant is stored
- * exactly when its source is and takes the source entry's lifetimes (collapse/flight.ts),
- * whatever rules or purges shaped them. Its ETag is strong and derived from the source's bytes,
- * the resolved options and the encoder settings, so a revalidation whose source has not
- * changed is answered 304 without running sharp again (imgproxy does the same).
+ * exactly when its source is and takes the source entry's lifetimes
+ * (collapse/flight.ts), whatever rules or purges shaped them. Its ETag is strong and
+ * derived from the source's bytes, the resolved options and the encoder settings, so a
+ * revalidation whose source has not changed is answered 304 without running sharp again
+ * (imgproxy does the same).
  */
 import { createHash } from "node:crypto";
 import type { HeaderPairs } from "../../core/policy/index.ts";

@@ -10,7 +10,11 @@
  */
 import type { NormalisedUrl } from "../../core/key/index.ts";
 import type { TransformUrl } from "../../core/variant/index.ts";
-import { parseTransformPath, resolveAutoFormat } from "../../core/variant/index.ts";
+import {
+  autoFormatChoices,
+  parseTransformPath,
+  resolveAutoFormat,
+} from "../../core/variant/index.ts";
 import {
   checkSignature,
   ImageError,
@@ -117,8 +121,7 @@ export function variantUrlsFor(ctx: ShieldContext, url: NormalisedUrl): string[]
   if (!parsed.ok) return [url.url];
   const q = url.query === "" ? "" : `?${url.query}`;
   const out = new Set<string>([url.url]);
-  for (const accept of ["image/avif,image/webp,*/*", "image/webp,*/*", "*/*"]) {
-    const { transform } = resolveAutoFormat(parsed.transform, accept, images);
+  for (const transform of autoFormatChoices(parsed.transform, images)) {
     try {
       const id = variantId(resolveTransform(transform.options, images));
       out.add(

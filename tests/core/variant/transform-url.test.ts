@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { parseConfig } from "../../../core/config/index.ts";
 import {
+  autoFormatChoices,
   formatTransformPath,
   isTransformPath,
   parseTransformPath,
@@ -137,5 +138,28 @@ describe("transform URL failure codes", () => {
     expect(canonical("/img/fit=pad,background=rgba(255,0,0,0.5),w=640/a.jpg")).toBe(
       "/img/background=rgba(255,0,0,0.5),fit=pad,width=640/a.jpg",
     );
+  });
+});
+
+describe("autoFormatChoices: what format=auto can become", () => {
+  const formats = (path: string, config = images) =>
+    autoFormatChoices(parsed(path), config).map((t) => t.options.get("format") ?? "none");
+
+  it("each configured format, then the original's, or none for an unknown type", () => {
+    expect(formats("/img/format=auto,width=640/a.jpg")).toEqual(["jpeg", "avif", "webp"]);
+    expect(formats("/img/format=auto,width=640/photo")).toEqual(["none", "avif", "webp"]);
+    expect(formats("/img/format=auto,width=640/a.png")).toEqual(["png", "avif", "webp"]);
+  });
+
+  it("whatever order the formats are configured in", () => {
+    const webpFirst = parseConfig({
+      origins: [{ name: "o", url: "http://127.0.0.1:9000", hosts: ["localhost"] }],
+      images: { formats: ["webp", "avif"] },
+    }).images;
+    expect(formats("/img/format=auto/a.jpg", webpFirst).sort()).toEqual(["avif", "jpeg", "webp"]);
+  });
+
+  it("only the transform itself when it names no format=auto", () => {
+    expect(formats("/img/format=webp,width=640/a.jpg")).toEqual(["webp"]);
   });
 });
