@@ -236,6 +236,22 @@ describe("freshness derived from the source", () => {
     expect(await transforms(t)).toBe(1);
   });
 
+  it("a source too large for the memory tier is not kept, but its variants are", async () => {
+    expect(small.length).toBeGreaterThan(10_000);
+    const { origin, t } = await h.start(imageOrigin({ "/photos/a.jpg": { body: small } }), {
+      shield: { memory: { maxObjectBytes: 10_000 } },
+    });
+    const url = "/img/width=200,format=webp/photos/a.jpg";
+    expect((await fill(t, url)).res.headers.get("cache-status")).toBe(
+      "shield; fwd=uri-miss; fwd-status=200; stored",
+    );
+    expect((await get(t, url)).cs).toMatch(/^shield; hit/);
+    // The source itself went through unstored: a second variant fetches it again.
+    await fill(t, "/img/width=300,format=webp/photos/a.jpg");
+    expect(origin.count()).toBe(2);
+    expect(await transforms(t)).toBe(2);
+  });
+
   it.each<{ why: string; headers: Record<string, string> }>([
     { why: "Set-Cookie", headers: { "set-cookie": "session=abc" } },
     { why: "Vary: *", headers: { vary: "*" } },
