@@ -18,6 +18,7 @@ import {
   hitMember,
   isSafeMethod,
   revalidationHeaders,
+  withoutStale,
 } from "../core/policy/index.ts";
 import { routeOrigin } from "../core/routing/index.ts";
 import { matchRequestRule } from "../core/rules/index.ts";
@@ -166,17 +167,7 @@ export function cacheable(
   }
   const request = { method, headers: reader };
   let d: Decision = decide(request, obj?.meta, now, ctx.options);
-  if (req.noStale === true && (d.kind === "stale-while-revalidate" || d.kind === "stale-allowed")) {
-    const meta = (obj as StoredObject).meta;
-    d = {
-      kind: "revalidate",
-      reason: "stale",
-      age: d.age,
-      ttl: d.ttl,
-      conditional: revalidationHeaders(meta),
-      staleIfError: now < meta.staleIfErrorUntil,
-    };
-  }
+  if (req.noStale === true) d = withoutStale(d, obj?.meta, now);
   switch (d.kind) {
     case "fresh":
     case "stale-allowed":

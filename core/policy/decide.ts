@@ -99,7 +99,7 @@ function revalidate(
   age: number,
   ttl: number,
   now: number,
-  rcc: CacheControl,
+  rcc: Pick<CacheControl, "onlyIfCached">,
 ): Decision {
   if (rcc.onlyIfCached) return { kind: "unsatisfiable" };
   return {
@@ -110,6 +110,17 @@ function revalidate(
     conditional: revalidationHeaders(entry),
     staleIfError: now < entry.staleIfErrorUntil,
   };
+}
+
+/**
+ * The same decision for a request that must not be answered stale (the shield's fetch of
+ * an image variant's source): what would have been served stale is revalidated first.
+ */
+export function withoutStale(d: Decision, entry: EntryMeta | undefined, now: number): Decision {
+  if (entry === undefined || (d.kind !== "stale-while-revalidate" && d.kind !== "stale-allowed")) {
+    return d;
+  }
+  return revalidate(entry, "stale", d.age, d.ttl, now, { onlyIfCached: false });
 }
 
 /** only-if-cached (§5.2.1.7): with nothing usable stored, answer 504 instead of forwarding. */

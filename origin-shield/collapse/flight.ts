@@ -147,14 +147,14 @@ async function runFill(
               request: job.request,
               requestTime,
               responseTime,
-              rule:
-                sourceRule(res, entry.meta.status, responseTime) ??
-                ruleFor(
-                  ctx,
-                  job,
-                  entry.meta.status,
-                  pairsSource(entry.meta.headers).get("content-type"),
-                ),
+              rule: ruleFor(
+                ctx,
+                job,
+                res,
+                entry.meta.status,
+                pairsSource(entry.meta.headers).get("content-type"),
+                responseTime,
+              ),
               options: ctx.options,
             });
       const obj = plan.store
@@ -181,9 +181,7 @@ async function runFill(
           response: { status: res.status, headers },
           requestTime,
           responseTime,
-          rule:
-            sourceRule(res, res.status, responseTime) ??
-            ruleFor(ctx, job, res.status, headers.get("content-type")),
+          rule: ruleFor(ctx, job, res, res.status, headers.get("content-type"), responseTime),
           options: ctx.options,
         });
   const limit = ctx.store.maxObjectBytes;
@@ -270,24 +268,31 @@ async function runFill(
 }
 
 /**
- * An image variant's lifetimes are its source's (image/produce.ts), put as the rule
+ * The TTL rule for a response: the first configured rule that matches it, except for an
+ * image variant, whose lifetimes are its source's (image/produce.ts), put as the rule
  * that sets them: the variant's entry is then fresh, and stale, exactly as long as the
  * source's, whatever rules matched the source and whenever the variant was made; the
  * variant's own headers still decide whether it may be stored at all.
  */
-function sourceRule(res: OriginResponse, status: number, now: number): RuleEffect | undefined {
+function ruleFor(
+  ctx: ShieldContext,
+  job: FillJob,
+  res: OriginResponse,
+  status: number,
+  contentType: string | null,
+  now: number,
+): RuleEffect | undefined {
   const l = res.lifetime;
-  if (l === undefined || l === null) return undefined;
+  if (l === undefined || l === null) {
+    return matchResponseRule(ctx.rules, { method: "GET", path: job.path, status, contentType })
+      ?.rule;
+  }
   return {
     match: { status: [status] },
     ttl: { set: (l.freshUntil - now) / 1000 },
     staleWhileRevalidate: Math.max(0, (l.staleWhileRevalidateUntil - l.freshUntil) / 1000),
     staleIfError: Math.max(0, (l.staleIfErrorUntil - l.freshUntil) / 1000),
   };
-}
-
-function ruleFor(ctx: ShieldContext, job: FillJob, status: number, contentType: string | null) {
-  return matchResponseRule(ctx.rules, { method: "GET", path: job.path, status, contentType })?.rule;
 }
 
 /** Bound on remembered uncacheable keys; the oldest go first (a Map keeps insertion order). */

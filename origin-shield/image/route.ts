@@ -106,7 +106,7 @@ function resolve(ctx: ShieldContext, p: Prepared, accept: string): ResolvedImage
   // The variant's own URL: what the key and the store's index hold. Every URL that
   // resolves to these options names it.
   const path = variantPath(prefix, id, transform.source);
-  return { job, path, url: `${p.url.scheme}://${p.url.host}${path}${query(p)}` };
+  return { job, path, url: storedUrl(p.url, path) };
 }
 
 /**
@@ -119,14 +119,11 @@ export function variantUrlsFor(ctx: ShieldContext, url: NormalisedUrl): string[]
   const images = ctx.config.images;
   const parsed = parseTransformPath(url.path, images.transformPrefix);
   if (!parsed.ok) return [url.url];
-  const q = url.query === "" ? "" : `?${url.query}`;
   const out = new Set<string>([url.url]);
   for (const transform of autoFormatChoices(parsed.transform, images)) {
     try {
       const id = variantId(resolveTransform(transform.options, images));
-      out.add(
-        `${url.scheme}://${url.host}${variantPath(images.transformPrefix, id, transform.source)}${q}`,
-      );
+      out.add(storedUrl(url, variantPath(images.transformPrefix, id, transform.source)));
     } catch (err) {
       if (!(err instanceof ImageError)) throw err;
     }
@@ -145,15 +142,20 @@ function imageJob(
   return {
     spec,
     id,
-    sourceTarget: `${source}${query(p)}`,
-    sourceUrl: `${p.url.scheme}://${p.url.host}${source}${query(p)}`,
+    sourceTarget: `${source}${query(p.url)}`,
+    sourceUrl: storedUrl(p.url, source),
     sourcePath: source,
     negotiated,
   };
 }
 
-function query(p: Prepared): string {
-  return p.url.query === "" ? "" : `?${p.url.query}`;
+function query(url: NormalisedUrl): string {
+  return url.query === "" ? "" : `?${url.query}`;
+}
+
+/** The normalised URL of `path` on this request's host: what the store indexes by. */
+function storedUrl(url: NormalisedUrl, path: string): string {
+  return `${url.scheme}://${url.host}${path}${query(url)}`;
 }
 
 /** RFC 9110 §12.5.5: the response was chosen by Accept. */
