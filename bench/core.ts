@@ -16,7 +16,7 @@ const T0 = Date.UTC(2026, 0, 1);
 const config = parseConfig({
   origins: [{ name: "www", url: "http://127.0.0.1:9000", hosts: ["www.example.com"] }],
 });
-const options = policyOptions(config.cache);
+const options = policyOptions(config);
 
 const requestHeaders: [string, string][] = [
   ["host", "www.example.com"],

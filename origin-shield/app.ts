@@ -48,6 +48,16 @@ export function createShield(options: ShieldOptions): Shield {
   const ctx = buildContext(config, { store, metrics, log, now: options.now ?? Date.now });
   const queue = ctx.images.pipeline.queue;
   metrics.imageQueue = () => ({ running: queue.running, queued: queue.queued });
+  const { uncacheable, images } = ctx;
+  metrics.tables = () => [
+    { table: "hit_for_miss", bytes: uncacheable.bytes, maxBytes: uncacheable.maxBytes },
+    { table: "image_variants", bytes: images.variants.bytes, maxBytes: images.variants.maxBytes },
+    {
+      table: "image_urls",
+      bytes: images.resolved.calculatedSize,
+      maxBytes: config.shield.tables.imageUrlsBytes,
+    },
+  ];
 
   const app = new Hono<{ Bindings: NodeBindings }>();
   adminRoutes(app as unknown as Hono, ctx, config.shield.purgeToken);

@@ -17,7 +17,9 @@ import {
   forwardReason,
   hitMember,
   isSafeMethod,
+  requestCredentials,
   revalidationHeaders,
+  withoutCredentials,
   withoutStale,
 } from "../core/policy/index.ts";
 import { routeOrigin } from "../core/routing/index.ts";
@@ -195,12 +197,11 @@ export function cacheable(
       return awaitFlight(ctx, req, job, { ...f, fwd: forwardReason(d) ?? "stale" });
     }
     case "miss": {
-      const until = ctx.uncacheable.get(primary);
-      const hitForMiss = until !== undefined && now < until;
-      if (until !== undefined && !hitForMiss) ctx.uncacheable.delete(primary);
+      const credentials = requestCredentials(reader, ctx.options);
+      const hitForMiss = ctx.uncacheable.holds(primary, now, credentials === "cookie");
       // A request with Authorization, or for a key known not to be shareable, fetches
       // on its own: it must not wait on, or be waited on by, anyone else's fetch.
-      const shared = reader.get("authorization") === null && !hitForMiss;
+      const shared = credentials !== "authorization" && !hitForMiss;
       const job = fillJob(ctx, req, p, primary, { conditional: [], entry: undefined, shared });
       let fwd = forwardReason(d) ?? "miss";
       // RFC 9211 §2.2: responses for the URI are stored, but not for this request's
@@ -230,15 +231,21 @@ function fillJob(
     forwardUrl: forwardUrl(p.origin, p.url),
     originName: p.origin.name,
     headers: forwardHeaders(req.headers, {
+      method: "GET",
       via: ctx.name,
-      clientAddress: req.remoteAddress,
+      forwardedFor: forwardedFor(ctx, req),
       proto: p.proto,
-      host: p.authority,
+      host: p.url.host,
       fill: true,
       withBody: false,
       extra: o.conditional,
     }),
-    request: { method: "GET", headers: p.reader },
+    // A variant is made from a source fetched without the client's credentials, so they
+    // have no say in whom it may be shared with.
+    request: {
+      method: "GET",
+      headers: image === undefined ? p.reader : withoutCredentials(p.reader),
+    },
     path: image?.sourcePath ?? p.url.path,
     revalidating: o.entry,
     shared: o.shared,
@@ -269,6 +276,16 @@ function revalidateInBackground(
   );
   ctx.background.add(done);
   void done.finally(() => ctx.background.delete(done));
+}
+
+/** The X-Forwarded-For chain this node vouches for (http/client-address.ts). */
+export function forwardedFor(ctx: ShieldContext, req: ShieldRequest): string | null {
+  const claimed = req.headers["x-forwarded-for"];
+  const chain = Object.hasOwn(req.headers, "x-forwarded-for") ? claimed : undefined;
+  return ctx.proxies.forwardedFor(
+    req.remoteAddress,
+    chain === undefined ? null : typeof chain === "string" ? chain : chain.join(", "),
+  );
 }
 
 function firstValue(v: string | string[] | undefined): string | undefined {

@@ -3,11 +3,11 @@
  * let in-flight requests finish (and idle keep-alive connections close), then exit;
  * whatever is still running after 10 s is cut.
  */
-import { createServer } from "node:http";
 import { ConfigError } from "../core/config/index.ts";
 import { createShield } from "./app.ts";
 import { CliError, HELP, parseCli } from "./cli.ts";
 import { createLogger } from "./observe/log.ts";
+import { createShieldServer } from "./transport/server.ts";
 
 const DRAIN_MS = 10_000;
 
@@ -31,7 +31,14 @@ if (options === "help") {
 const { config, port, host, logLevel } = options;
 const log = createLogger(logLevel, config.shield.name);
 const shield = createShield({ config, logger: log });
-const server = createServer({ keepAliveTimeout: 5_000 }, shield.listener);
+const server = createShieldServer(shield);
+
+// A promise that rejects with no one to handle it is a bug; it must cost the request it
+// belonged to, not every client of this node (Node's default is to exit).
+process.on("unhandledRejection", (err) => {
+  shield.context.metrics.internalErrors.inc();
+  log.error({ err }, "unhandled rejection");
+});
 
 server.on("error", (err) => fail(`cannot listen on ${host}:${port}: ${err.message}`));
 server.listen(port, host, () => {

@@ -7,7 +7,7 @@ import type { CacheStatusMember } from "../core/http/cache-status.ts";
 import { normaliseUrl } from "../core/key/index.ts";
 import { forwardedMember, type HeaderReader, invalidatedUrls } from "../core/policy/index.ts";
 import type { ShieldContext } from "./context.ts";
-import type { Prepared, ShieldRequest } from "./handler.ts";
+import { forwardedFor, type Prepared, type ShieldRequest } from "./handler.ts";
 import { pairsSource } from "./http/headers.ts";
 import { classify } from "./origin/client.ts";
 import { forwardHeaders } from "./origin/forward.ts";
@@ -31,10 +31,11 @@ export async function pass(
 ): Promise<ShieldResponse> {
   const withBody = o.body && req.body !== null;
   const headers = forwardHeaders(req.headers, {
+    method: req.method,
     via: ctx.name,
-    clientAddress: req.remoteAddress,
+    forwardedFor: forwardedFor(ctx, req),
     proto: p.proto,
-    host: p.authority,
+    host: p.url.host,
     fill: false,
     withBody,
   });

@@ -13,7 +13,7 @@ import {
 } from "../core/policy/index.ts";
 import { selectRange } from "./http/range.ts";
 import type { Outcome } from "./observe/metrics.ts";
-import type { Lifetimes, OriginError } from "./origin/client.ts";
+import type { Lifetimes, OriginError, OriginFailure } from "./origin/client.ts";
 import type { StoredObject } from "./store/memory.ts";
 
 export type BodyStream = AsyncIterable<Buffer> & { close(): void };
@@ -153,29 +153,37 @@ export function errorResponse(
   return { status: e.status, headers, body, outcome };
 }
 
-/** The origin could not answer (RFC 9110 §15.6.3 502, §15.6.5 504); nothing stored. */
+/** What a client is told for each kind of origin failure: code and message. */
+const ORIGIN_FAILURES: Readonly<Record<OriginFailure, readonly [string, string]>> = {
+  timeout: ["origin_timeout", "the origin did not answer in time"],
+  connect: ["origin_unreachable", "the origin could not be reached"],
+  reset: ["origin_unreachable", "the origin could not be reached"],
+  "too-large": ["origin_unreachable", "the origin could not be reached"],
+  aborted: ["origin_unreachable", "the origin could not be reached"],
+  busy: ["origin_busy", "every connection to the origin is busy; try again shortly"],
+  invalid: ["bad_origin_response", "the origin's response cannot be relayed"],
+  internal: ["internal_error", "the shield failed to handle this request"],
+};
+
+/**
+ * The origin could not answer (RFC 9110 §15.6.3 502, §15.6.4 503 when every connection
+ * to it is busy, §15.6.5 504); nothing stored. The member's detail names the failure.
+ */
 export function originErrorResponse(
   cache: string,
   fwd: NonNullable<CacheStatusMember["fwd"]>,
   error: OriginError,
   collapsed: boolean,
 ): ShieldResponse {
-  const timeout = error.kind === "timeout";
   const member = forwardedMember(cache, {
     fwd,
     stored: false,
     collapsed,
     detail: `origin-${error.kind}`,
   });
-  return errorResponse(
-    {
-      status: error.status,
-      code: timeout ? "origin_timeout" : "origin_unreachable",
-      message: timeout ? "the origin did not answer in time" : "the origin could not be reached",
-    },
-    "error",
-    member,
-  );
+  const [code, message] = ORIGIN_FAILURES[error.kind];
+  const extra = error.kind === "busy" ? ["retry-after", "1"] : [];
+  return errorResponse({ status: error.status, code, message }, "error", member, extra);
 }
 
 function flatten(pairs: HeaderPairs): string[] {

@@ -1,23 +1,27 @@
 /**
  * Joining or starting a key's flight and turning its head into this client's response.
- * A follower only shares what it could have received itself (DESIGN principle 2): when
- * the response is not storable or varies on a header whose value differs in this
- * request, the follower makes its own fetch.
+ * A follower is handed only what the sharing rule (core/policy/sharing.ts) lets it have:
+ * a response it could have been served from the cache (storable, fresh on arrival,
+ * selected by its own Vary values), or an origin's error without private markers, which
+ * spares a failing origin the herd. Anything else, and the follower makes its own fetch.
  */
 import type { CacheStatusMember } from "../core/http/cache-status.ts";
+import type { RequestLike } from "../core/policy/index.ts";
 import {
   currentAge,
+  followerMayShare,
+  followerMayShareError,
   forwardedMember,
   isNotModified,
   mayServeStaleOnError,
   notModifiedHeaders,
+  selectsFor,
   staleOnErrorMember,
-  varyMatches,
 } from "../core/policy/index.ts";
-import { type FillJob, startFlight } from "./collapse/flight.ts";
+import { type FillJob, type FlightHead, startFlight } from "./collapse/flight.ts";
 import type { ShieldContext } from "./context.ts";
 import type { ShieldRequest } from "./handler.ts";
-import { nodeHeaderReader } from "./http/headers.ts";
+import { nodeHeaderReader, pairsSource } from "./http/headers.ts";
 import {
   type BodyStream,
   errorResponse,
@@ -54,7 +58,7 @@ export async function awaitFlight(
           message: "too many requests are waiting for this object",
         },
         "rejected",
-        undefined,
+        forwardedMember(ctx.name, { fwd: f.fwd, stored: false, detail: "queue_full" }),
         ["retry-after", "1"],
       );
     }
@@ -78,7 +82,7 @@ export async function awaitFlight(
   }
   if (head.kind === "refreshed") {
     stream?.close();
-    if (!varyMatches(head.obj.meta.vary, job.request.headers)) return ownFetch(ctx, req, job, f);
+    if (selectsFor(head.obj.meta, job.request) !== "ok") return ownFetch(ctx, req, job, f);
     const member = forwardedMember(ctx.name, {
       fwd: f.fwd,
       status: 304,
@@ -95,9 +99,7 @@ export async function awaitFlight(
       return stale;
     }
   }
-  const shareable =
-    !follower || (head.plan.store && varyMatches(head.plan.meta.vary, job.request.headers));
-  if (!shareable) {
+  if (follower && !mayShare(ctx, head, job.request)) {
     stream?.close();
     return ownFetch(ctx, req, job, f);
   }
@@ -120,6 +122,22 @@ export async function awaitFlight(
   }
   const r = relayed(head.status, head.headers, member, stream as BodyStream | null, outcome);
   return head.plan.store ? { ...r, lifetime: head.plan.meta } : r;
+}
+
+/** The sharing rule for a response its leader's fetch is receiving. */
+function mayShare(
+  ctx: ShieldContext,
+  head: Extract<FlightHead, { kind: "response" }>,
+  follower: RequestLike,
+): boolean {
+  if (head.plan.store) return followerMayShare(head.plan, follower);
+  return followerMayShareError(
+    head.status,
+    pairsSource(head.headers),
+    head.request,
+    follower,
+    ctx.options,
+  );
 }
 
 /** A follower that may not share the leader's response goes to the origin itself. */

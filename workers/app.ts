@@ -5,11 +5,14 @@
  */
 import { Hono } from "hono";
 import { type CdnConfig, ConfigError } from "../core/config/index.ts";
+import { isAdmin } from "./admin/authorised.ts";
+import { healthResponse } from "./admin/health.ts";
 import type { Env } from "./bindings.ts";
 import { EntryStore } from "./cache/entry-store.ts";
 import { MemoryTier } from "./cache/memory-tier.ts";
-import { loadConfig } from "./config/load.ts";
-import { type EdgeRuntime, edgeRuntime } from "./config/runtime.ts";
+import { runtimeFromEnv } from "./config/from-env.ts";
+import type { EdgeRuntime } from "./config/runtime.ts";
+import { misconfigured } from "./errors.ts";
 import { handleEdgeRequest } from "./flow/handle.ts";
 
 export interface EdgeOptions {
@@ -29,30 +32,20 @@ export function createEdgeApp(options: EdgeOptions = {}): Hono<EdgeAppEnv> {
   let cache: Cache | null = null;
   const app = new Hono<EdgeAppEnv>();
 
-  // Every request first needs a valid config; with a bad one the Worker refuses to serve
-  // and says which fields are wrong.
+  // Health first: it answers with a bad config too (to the admin, with the issues).
+  app.get("/__edge/health", async (c) => {
+    const admin = await isAdmin(c.req.raw, c.env.EDGE_ADMIN_TOKEN);
+    return healthResponse(runtimeFromEnv(c.env), admin);
+  });
+
+  // Every other request needs a valid config; with a bad one the Worker refuses to serve
+  // rather than serve with half a config, and tells visitors nothing more.
   app.use("*", async (c, next) => {
-    const config = loadConfig(c.env.CDN_CONFIG);
-    const runtime =
-      config instanceof ConfigError ? config : edgeRuntime(config, c.env.SHIELD_NODES);
-    if (runtime instanceof ConfigError) {
-      return c.json(
-        { error: "config_invalid", message: runtime.message, issues: runtime.issues },
-        500,
-      );
-    }
+    const runtime = runtimeFromEnv(c.env);
+    if (runtime instanceof ConfigError) return misconfigured();
     c.set("runtime", runtime);
     c.set("config", runtime.config);
     await next();
-  });
-
-  app.get("/__edge/health", (c) => {
-    const rt = c.get("runtime");
-    return c.json({
-      status: "ok",
-      origins: rt.config.origins.map((o) => o.name),
-      shieldNodes: rt.edge.shieldNodes,
-    });
   });
 
   app.all("*", async (c) => {

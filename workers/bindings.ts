@@ -1,4 +1,4 @@
-/** The Worker's bindings (wrangler.toml [vars]). */
+/** The Worker's bindings: wrangler.toml [vars], and secrets set with `wrangler secret put`. */
 export interface Env {
   /** The CDN config as JSON (core/config schema), the same document the shield reads. */
   readonly CDN_CONFIG?: string;
@@ -7,4 +7,9 @@ export interface Env {
    * `edge.shieldNodes`, so one config document can serve several deployments.
    */
   readonly SHIELD_NODES?: string;
+  /**
+   * A secret: the bearer token that lets a request to /__edge/health see the origins,
+   * the shield nodes and the config's issues. Unset or blank, nobody sees them.
+   */
+  readonly EDGE_ADMIN_TOKEN?: string;
 }

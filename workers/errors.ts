@@ -16,6 +16,8 @@ export type EdgeErrorCode =
   | "unsupported_option"
   /** 400: a width (or height) outside `images.widths` with widthPolicy allow-list. */
   | "width_not_allowed"
+  /** 404: a path the edge keeps to itself (/__shield/…, /__edge/…), never forwarded. */
+  | "not_found"
   /** 421: no configured origin serves this host (RFC 9110 §15.5.20). */
   | "unknown_host"
   /** 502: no shield node (or the origin) could be reached. */
@@ -23,7 +25,12 @@ export type EdgeErrorCode =
   /** 504: no shield node (or the origin) answered in time. */
   | "upstream_timeout"
   /** 504: only-if-cached and nothing usable stored (RFC 9111 §5.2.1.7). */
-  | "only_if_cached";
+  | "only_if_cached"
+  /**
+   * 500: the configuration (CDN_CONFIG or SHIELD_NODES) is invalid. Visitors get this
+   * code alone; the issues are logged and shown on /__edge/health to the admin.
+   */
+  | "config_invalid";
 
 const STATUS: Readonly<Record<EdgeErrorCode, number>> = {
   invalid_options: 400,
@@ -31,10 +38,12 @@ const STATUS: Readonly<Record<EdgeErrorCode, number>> = {
   invalid_option: 400,
   unsupported_option: 400,
   width_not_allowed: 400,
+  not_found: 404,
   unknown_host: 421,
   upstream_unreachable: 502,
   upstream_timeout: 504,
   only_if_cached: 504,
+  config_invalid: 500,
 };
 
 export class EdgeError extends Error {
@@ -67,4 +76,13 @@ export class EdgeError extends Error {
       },
     });
   }
+}
+
+/**
+ * The answer to every request while the config is invalid: the code alone, since the
+ * issues may name internal addresses and are for the operator (config/from-env.ts). The
+ * member carries the default name: the configured one is in the config that failed.
+ */
+export function misconfigured(): Response {
+  return new EdgeError("config_invalid", "the edge is misconfigured").toResponse({ cache: "edge" });
 }

@@ -79,7 +79,7 @@ export const EdgeSchema = z
       .max(10, "must be ≤ 10")
       .default(2)
       .describe(
-        "How many shield nodes one GET or HEAD miss may try, in the key's rendezvous order, when a node times out, refuses the connection or answers 5xx. Other methods are sent once. Default 2.",
+        "How many shield nodes one GET or HEAD miss may try, in the key's rendezvous order, when a node times out, refuses the connection, or answers 5xx without a Cache-Status field (no shield answered it). A 5xx that carries Cache-Status (the origin's error relayed by a shield, or the shield's own refusal) is passed on without another attempt. Other methods are sent once. Default 2.",
       ),
     cacheStatusName: z
       .string()

@@ -191,3 +191,29 @@ export function strictlyAscending(values: readonly number[], ctx: RefinementCtx)
     }
   }
 }
+
+const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+
+/** An IPv4 or IPv6 address (no brackets, no zone). */
+function isAddress(s: string): 4 | 6 | 0 {
+  if (IPV4.test(s)) return 4;
+  if (!/^[0-9a-fA-F:.]+$/.test(s) || !s.includes(":")) return 0;
+  return URL.canParse(`http://[${s}]/`) ? 6 : 0;
+}
+
+/** An IP address or a CIDR range ("10.0.0.0/8", "2001:db8::/32"). */
+export const addressOrRange = z.string().superRefine((s, ctx) => {
+  const [address = "", bits, extra] = s.split("/");
+  const family = isAddress(address);
+  const max = family === 4 ? 32 : 128;
+  const ok =
+    family !== 0 &&
+    extra === undefined &&
+    (bits === undefined || (/^\d{1,3}$/.test(bits) && Number(bits) <= max));
+  if (!ok) {
+    ctx.addIssue({
+      code: "custom",
+      message: 'must be an IP address or a CIDR range such as "10.0.0.0/8" or "::1/128"',
+    });
+  }
+});

@@ -78,6 +78,12 @@ const CacheSchema = z
       .describe(
         "How long a response with a validator (ETag or Last-Modified) is kept after it may no longer be served, so it can be revalidated with a conditional request instead of refetched, seconds. Default 3600.",
       ),
+    trustCookies: z
+      .boolean()
+      .default(false)
+      .describe(
+        "Share responses to requests with cookies like responses to anonymous ones. Default false: a response fetched with a cookie the key does not hold is shared only when explicitly shareable (max-age, s-maxage or Expires in the future, public, CDN-Cache-Control, or a TTL rule naming its path), never on heuristic freshness, because the origin may have made that page for the cookie's owner. Turn on only when no cookie ever changes a page (see README: Security model).",
+      ),
     targetedCacheControl: z
       .array(headerName)
       .default(["CDN-Cache-Control"])

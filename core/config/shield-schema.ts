@@ -3,7 +3,7 @@
  * admin. Bounded everything: each limit has a default a small node can live with.
  */
 
-import { seconds } from "./fields.ts";
+import { addressOrRange, seconds } from "./fields.ts";
 import { z } from "./zod.ts";
 
 const MiB = 1024 * 1024;
@@ -59,9 +59,86 @@ const OriginClientSchema = z
       .positive("must be positive")
       .max(10_000, "must be ≤ 10000")
       .default(128)
-      .describe("Keep-alive connections per origin. Default 128."),
+      .describe(
+        "Connections per origin, and so requests to it at once: a request holds one until its response body is read or dropped. Default 128.",
+      ),
+    maxQueue: z
+      .number()
+      .int("must be an integer")
+      .min(0, "must be ≥ 0")
+      .max(1_000_000, "must be ≤ 1000000")
+      .default(1_024)
+      .describe(
+        "Requests that may wait for a free connection to one origin when all are busy; beyond it a request gets 503 origin_busy with Retry-After at once. Default 1024.",
+      ),
+    queueTimeoutMs: millis
+      .default(5_000)
+      .describe(
+        "Longest a request waits for a free connection to an origin before it gets 503 origin_busy (or a stale copy within stale-if-error), ms. Default 5000.",
+      ),
   })
   .describe("How the shield talks to origins.");
+
+const ServerSchema = z
+  .strictObject({
+    headersTimeoutMs: millis
+      .default(20_000)
+      .describe(
+        "Time a client has to send a request's headers, ms; a slower client gets 408 (slow-loris). Default 20000.",
+      ),
+    requestTimeoutMs: millis
+      .default(300_000)
+      .describe("Time a client has to send a whole request, body included, ms. Default 300000."),
+    keepAliveTimeoutMs: millis
+      .default(5_000)
+      .describe("How long an idle keep-alive connection stays open, ms. Default 5000."),
+    sendTimeoutMs: millis
+      .default(30_000)
+      .describe(
+        "Longest a client may stop reading a response before its connection is closed, ms: a reader that stalls never holds an origin connection or the fill of an object beyond it. Default 30000.",
+      ),
+    maxConnections: z
+      .number()
+      .int("must be an integer")
+      .positive("must be positive")
+      .max(1_000_000, "must be ≤ 1000000")
+      .default(16_384)
+      .describe(
+        "Client connections the node accepts at once; more are refused until some close. Default 16384.",
+      ),
+  })
+  .superRefine((s, ctx) => {
+    if (s.headersTimeoutMs > s.requestTimeoutMs) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["headersTimeoutMs"],
+        message: "must be ≤ requestTimeoutMs",
+      });
+    }
+  })
+  .describe("The shield's own HTTP server: limits on what clients may hold.");
+
+const TablesSchema = z
+  .strictObject({
+    hitForMissBytes: bytes
+      .default(16 * MiB)
+      .describe(
+        "Bytes of the table of keys known to be uncacheable (hit-for-miss), keys included; least recently used forgotten first. Default 16777216 (16 MiB).",
+      ),
+    imageVariantsBytes: bytes
+      .default(16 * MiB)
+      .describe(
+        "Bytes of the table of variants made per source image (images.limits.maxVariantsPerSource), URLs included; least recently used sources forgotten first. Default 16777216 (16 MiB).",
+      ),
+    imageUrlsBytes: bytes
+      .default(8 * MiB)
+      .describe(
+        "Bytes of the memo of transform URLs already resolved (by URL and Accept); least recently used forgotten first. Default 8388608 (8 MiB).",
+      ),
+  })
+  .describe(
+    "Tables keyed by what clients send, each bounded in bytes (shown in /__shield/metrics as shield_table_bytes and shield_table_max_bytes).",
+  );
 
 const CollapseSchema = z
   .strictObject({
@@ -93,6 +170,14 @@ export const ShieldSchema = z
     memory: MemorySchema.prefault({}),
     origin: OriginClientSchema.prefault({}),
     collapse: CollapseSchema.prefault({}),
+    server: ServerSchema.prefault({}),
+    tables: TablesSchema.prefault({}),
+    trustedProxies: z
+      .array(addressOrRange)
+      .default([])
+      .describe(
+        'Addresses or CIDR ranges of proxies in front of the shield (the edge, a load balancer) whose X-Forwarded-For is believed, back to the first address that is not one of them. Default []: every client\'s X-Forwarded-For is replaced by its own address. Example: ["10.0.0.0/8"].',
+      ),
     trustForwardedHost: z
       .boolean()
       .default(true)

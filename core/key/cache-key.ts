@@ -10,6 +10,8 @@
  *
  *   [method, scheme, host, path, query, [[header, value|null]…], [[cookie, value|null]…], variant]
  *
+ * A cookie named more than once contributes the list of its values (core/key/cookies.ts).
+ *
  * `method` is null for GET and HEAD, which share an entry (a HEAD is answered from a
  * stored GET, RFC 9110 §9.3.2 / RFC 9111 §4); any other method gets entries of its own
  * so a cached POST answer can never be served for a GET.
@@ -36,12 +38,20 @@ function json(v: string | null | undefined): string {
   return NEEDS_ESCAPE.test(v) ? JSON.stringify(v) : `"${v}"`;
 }
 
+/** JSON text of a value or, for a repeated cookie, of the list of its values. */
+function jsonValue(v: string | readonly string[] | null | undefined): string {
+  return typeof v === "object" && v !== null ? `[${v.map(json).join(",")}]` : json(v);
+}
+
 /** `[["name",value],…]`: the same text JSON.stringify gives for the pairs. */
-function pairs(names: readonly string[], values: (i: number) => string | null): string {
+function pairs(
+  names: readonly string[],
+  values: (i: number) => string | readonly string[] | null,
+): string {
   if (names.length === 0) return "[]";
   let out = "[";
   for (let i = 0; i < names.length; i++) {
-    out += `${i === 0 ? "" : ","}[${json(names[i])},${json(values(i))}]`;
+    out += `${i === 0 ? "" : ","}[${json(names[i])},${jsonValue(values(i))}]`;
   }
   return `${out}]`;
 }

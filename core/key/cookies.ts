@@ -2,9 +2,12 @@
  * Reading cookie values from a Cookie request header (RFC 6265 §5.4 serialises it as
  * `name=value; name2=value2`; §5.2 says to trim whitespace around name and value).
  *
- * When a name occurs more than once the first occurrence wins: §5.4 step 2 orders
- * cookies with longer paths (more specific) first, and that is also what most server
- * frameworks read. A pair without "=" has no name a config can list, so it is skipped.
+ * When a name occurs more than once, frameworks disagree on which one counts: Express's
+ * `cookie`, Go and PHP read the first (RFC 6265 §5.4 puts the most specific path first),
+ * Python's `http.cookies` and so Django read the last. A key that held only one of them
+ * would let two requests the origin tells apart share a response, so a repeated name
+ * contributes every value, in order. A pair without "=" has no name a config can list,
+ * so it is skipped.
  */
 
 /**
@@ -27,21 +30,23 @@ function eachCookie(
   }
 }
 
-/** The value of each of `names` in `header` (null when absent). */
+/**
+ * The value of each of `names` in `header`: null when absent, a string when it occurs
+ * once, every value in order when it occurs more than once.
+ */
 export function readCookies(
   header: string | null | undefined,
   names: readonly string[],
-): (string | null)[] {
-  const values: (string | null)[] = names.map(() => null);
+): (string | string[] | null)[] {
+  const values: (string | string[] | null)[] = names.map(() => null);
   if (header == null || header === "" || names.length === 0) return values;
-  let missing = names.length;
   eachCookie(header, (name, valueStart, end) => {
     const i = names.indexOf(name);
-    if (i !== -1 && values[i] === null) {
-      values[i] = header.slice(valueStart, end).trim();
-      missing--;
-    }
-    return missing === 0;
+    if (i === -1) return false;
+    const value = header.slice(valueStart, end).trim();
+    const seen = values[i] ?? null;
+    values[i] = seen === null ? value : typeof seen === "string" ? [seen, value] : [...seen, value];
+    return false;
   });
   return values;
 }

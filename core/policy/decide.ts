@@ -3,8 +3,8 @@ import { revalidationHeaders } from "./conditional.ts";
 import { requestDirectives } from "./directives.ts";
 import type { EntryMeta } from "./entry.ts";
 import { currentAge } from "./freshness.ts";
+import { selectsFor, wasFresh } from "./sharing.ts";
 import type { HeaderPairs, PolicyOptions, RequestLike } from "./types.ts";
-import { varyMatches } from "./vary.ts";
 
 /** Why a request goes forward; the names follow RFC 9211 `fwd` where one fits. */
 export type MissReason = "uri-miss" | "vary-miss" | "method" | "authorization";
@@ -59,15 +59,10 @@ export function decide(
   let rcc: CacheControl | undefined;
 
   if (entry === undefined) return unlessOnlyIfCached(request, { kind: "miss", reason: "uri-miss" });
-  if (!varyMatches(entry.vary, request.headers)) {
-    return unlessOnlyIfCached(request, { kind: "miss", reason: "vary-miss" });
-  }
-  // §3.5 governs storing; reusing a response stored from an anonymous request for an
-  // authenticated one could show a logged-in user a page meant for everyone else, so
-  // only responses that were explicitly shareable answer such requests.
-  if (!entry.shareableWithAuthorization && request.headers.get("authorization") !== null) {
-    return unlessOnlyIfCached(request, { kind: "miss", reason: "authorization" });
-  }
+  // The sharing rule (sharing.ts): Vary must select the entry, and a request with
+  // Authorization is answered only from a response explicitly shareable with one.
+  const selects = selectsFor(entry, request);
+  if (selects !== "ok") return unlessOnlyIfCached(request, { kind: "miss", reason: selects });
 
   const age = currentAge(entry, now);
   const ttl = (entry.freshUntil - now) / 1000;
@@ -84,9 +79,15 @@ export function decide(
   }
   if (now < entry.freshUntil) return { kind: "fresh", age, ttl };
 
-  // Stale from here on (§4.2.4).
+  // Stale from here on (§4.2.4). A copy that was never fresh was kept only to be
+  // revalidated: no max-stale makes it servable (planStorage also marks it staleForbidden).
   rcc ??= requestDirectives(request.headers);
-  if (rcc.maxStale !== undefined && !entry.staleForbidden && -ttl <= rcc.maxStale) {
+  if (
+    rcc.maxStale !== undefined &&
+    !entry.staleForbidden &&
+    wasFresh(entry) &&
+    -ttl <= rcc.maxStale
+  ) {
     return { kind: "stale-allowed", age, ttl };
   }
   if (now < entry.staleWhileRevalidateUntil) return { kind: "stale-while-revalidate", age, ttl };

@@ -2,7 +2,7 @@ import type { CdnConfig } from "../config/schema.ts";
 import type { PolicyOptions } from "./types.ts";
 
 /** Derive the policy's options once, at startup, from the validated config. */
-export function policyOptions(cache: CdnConfig["cache"]): PolicyOptions {
+export function policyOptions({ cache, key }: Pick<CdnConfig, "cache" | "key">): PolicyOptions {
   return {
     honorRequestNoCache: cache.honorRequestNoCache,
     heuristicFraction: cache.heuristicFraction,
@@ -12,5 +12,7 @@ export function policyOptions(cache: CdnConfig["cache"]): PolicyOptions {
     keep: cache.keep,
     // Header names compare case-insensitively; lookups use the lowercase form.
     targetedCacheControl: cache.targetedCacheControl.map((n) => n.toLowerCase()),
+    trustCookies: cache.trustCookies,
+    keyedCookies: key.cookies,
   };
 }

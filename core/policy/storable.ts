@@ -9,6 +9,12 @@ import {
   type Lifetime,
 } from "./freshness.ts";
 import { withoutHopByHop } from "./hop-by-hop.ts";
+import {
+  shareableWithAuthorization as allowsAuthorization,
+  isExplicitLifetime,
+  requestCredentials,
+  shareableWithCookie,
+} from "./sharing.ts";
 import { responseTags } from "./tags.ts";
 import type { HeaderReader, PolicyOptions, RequestLike, RuleEffect } from "./types.ts";
 import { captureVary } from "./vary.ts";
@@ -20,6 +26,8 @@ export type NotStoredReason =
   | "no-store"
   | "private"
   | "authorization"
+  /** Fetched with a cookie the key does not hold, and not explicitly shareable (sharing.ts). */
+  | "cookie"
   | "set-cookie"
   | "vary-star"
   | "must-understand"
@@ -69,10 +77,15 @@ const NEVER_STORED: ReadonlySet<string> = new Set(["age", "set-cookie", "set-coo
  *      always win: no rule makes such a response shared;
  *   3. the rule's ttl (`set` replaces the origin's lifetime, `floor`/`cap` clamp it);
  *   4. the targeted field (CDN-Cache-Control, RFC 9213) over Cache-Control and Expires;
- *   5. a heuristic for heuristically cacheable statuses (§4.2.2).
+ *   5. a heuristic for heuristically cacheable statuses (§4.2.2);
+ *   6. the sharing rule (sharing.ts): fetched with an unkeyed cookie, only an explicitly
+ *      shareable response is stored.
  * Stale windows: the rule's, else the origin's stale-while-revalidate/stale-if-error,
  * else the configured defaults; none at all under must-revalidate, proxy-revalidate or
- * an unqualified no-cache (§4.2.4), and no configured default under s-maxage.
+ * an unqualified no-cache (§4.2.4), and no configured default under s-maxage. Only a
+ * response that is fresh on arrival gets any, and the rule's and the default ones only
+ * with an explicit lifetime: a page the origin said nothing about, or one kept only to be
+ * revalidated, is never served stale.
  */
 export function planStorage(input: StorageInput): StoragePlan {
   const { request, response, rule, options } = input;
@@ -92,8 +105,9 @@ export function planStorage(input: StorageInput): StoragePlan {
   }
   // §5.2.2.7: the qualified form only forbids storing the listed fields.
   if (cc.private && cc.privateFields === undefined) return notStored("private");
-  const shareableWithAuthorization = cc.public || cc.mustRevalidate || cc.sMaxAge !== undefined;
-  if (request.headers.get("authorization") !== null && !shareableWithAuthorization) {
+  const shareableWithAuthorization = allowsAuthorization(cc);
+  const credentials = requestCredentials(request.headers, options);
+  if (credentials === "authorization" && !shareableWithAuthorization) {
     return notStored("authorization");
   }
   // RFC 9111 allows storing Set-Cookie responses, but one user's cookie must never reach
@@ -108,13 +122,21 @@ export function planStorage(input: StorageInput): StoragePlan {
     heuristicLifetime(status, cc, headers, responseTime, options);
   const lifetime = applyRuleTtl(origin, initialAge, rule);
   if (lifetime === null) return notStored("status");
+  if (credentials === "cookie" && !shareableWithCookie(cc, origin, lifetime, initialAge, rule)) {
+    return notStored("cookie");
+  }
 
+  const freshUntil = responseTime + (lifetime.seconds - initialAge) * 1000;
   const noCacheUnqualified = cc.noCache && cc.noCacheFields === undefined;
-  // §4.2.4: the origin's explicit "never stale" wins over every configured window.
-  const forbidsStale = cc.mustRevalidate || cc.proxyRevalidate || noCacheUnqualified;
+  // §4.2.4: the origin's explicit "never stale" wins over every configured window, and a
+  // response never fresh here has no stale period to speak of.
+  const forbidsStale =
+    cc.mustRevalidate || cc.proxyRevalidate || noCacheUnqualified || freshUntil <= responseTime;
   const sMaxAge = cc.sMaxAge !== undefined;
+  const explicit = isExplicitLifetime(lifetime);
   const window = (ruleValue?: number, originValue?: number, fallback = 0): number => {
     if (forbidsStale) return 0;
+    if (!explicit) return originValue ?? 0;
     return ruleValue ?? originValue ?? (sMaxAge ? 0 : fallback);
   };
   const swr = window(
@@ -124,7 +146,6 @@ export function planStorage(input: StorageInput): StoragePlan {
   );
   const sie = window(rule?.staleIfError, cc.staleIfError, options.defaultStaleIfError);
 
-  const freshUntil = responseTime + (lifetime.seconds - initialAge) * 1000;
   const staleWhileRevalidateUntil = freshUntil + swr * 1000;
   const staleIfErrorUntil = freshUntil + sie * 1000;
 

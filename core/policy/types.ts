@@ -38,8 +38,13 @@ export function pairsReader(pairs: HeaderPairs): HeaderReader {
 
 /** The part of a TTL rule the policy applies (see core/config for the full rule). */
 export interface RuleEffect {
-  /** Only whether the rule names statuses matters here (see applyRuleTtl). */
-  readonly match?: { readonly status?: readonly unknown[] | undefined } | undefined;
+  /**
+   * Only whether the rule names statuses (see applyRuleTtl) and paths (a rule naming a
+   * path makes a response fetched with a cookie shareable, sharing.ts) matters here.
+   */
+  readonly match?:
+    | { readonly status?: readonly unknown[] | undefined; readonly path?: unknown }
+    | undefined;
   readonly bypass?: boolean | undefined;
   readonly ttl?:
     | {
@@ -67,6 +72,13 @@ export interface PolicyOptions {
   readonly keep: number;
   /** RFC 9213 targeted fields this cache obeys, in precedence order, lowercase. */
   readonly targetedCacheControl: readonly string[];
+  /**
+   * Treat requests with cookies like anonymous ones when deciding what to share
+   * (default false: see sharing.ts). Only for sites whose cookies never change a page.
+   */
+  readonly trustCookies: boolean;
+  /** Cookie names the cache key holds: they select responses and share nothing. */
+  readonly keyedCookies: readonly string[];
 }
 
 export const DEFAULT_POLICY_OPTIONS: PolicyOptions = {
@@ -77,4 +89,6 @@ export const DEFAULT_POLICY_OPTIONS: PolicyOptions = {
   defaultStaleIfError: 0,
   keep: 3_600,
   targetedCacheControl: ["cdn-cache-control"],
+  trustCookies: false,
+  keyedCookies: [],
 };

@@ -1,9 +1,10 @@
 /**
- * Admin endpoints under /__shield/ (DESIGN contracts): health, Prometheus metrics, and
- * purge behind a bearer token. Without a configured token purge is disabled, not open.
+ * Admin endpoints under /__shield/: health, Prometheus metrics, and purge behind a bearer
+ * token (compared in constant time, core/auth). Without a configured token purge is
+ * disabled, not open.
  */
-import { timingSafeEqual } from "node:crypto";
 import type { Hono } from "hono";
+import { bearerToken, sameSecret } from "../../core/auth/bearer.ts";
 import type { ShieldContext } from "../context.ts";
 import { PurgeSchema, purge } from "./purge.ts";
 
@@ -27,8 +28,8 @@ export function adminRoutes(app: Hono, ctx: ShieldContext, purgeToken: string | 
     if (purgeToken === undefined) {
       return c.json({ error: "purge_disabled", message: "no purge token is configured" }, 403);
     }
-    const given = /^Bearer\s+(.+)$/i.exec(c.req.header("authorization") ?? "")?.[1] ?? "";
-    if (!sameSecret(given, purgeToken)) {
+    const given = bearerToken(c.req.header("authorization")) ?? "";
+    if (!(await sameSecret(given, purgeToken))) {
       return c.json({ error: "unauthorized", message: "a valid bearer token is required" }, 401, {
         "www-authenticate": 'Bearer realm="shield"',
       });
@@ -55,10 +56,4 @@ export function adminRoutes(app: Hono, ctx: ShieldContext, purgeToken: string | 
   app.all("/__shield/*", (c) =>
     c.json({ error: "not_found", message: "no such admin endpoint" }, 404),
   );
-}
-
-function sameSecret(a: string, b: string): boolean {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
 }

@@ -3,18 +3,30 @@
  * its own, detached from any client: a leader that disconnects cancels nothing, and a
  * storable response is completed and stored even when every client has gone.
  *
- * The head is a promise that never rejects: waiters switch on its `kind`.
+ * The head is a promise that never rejects: waiters switch on its `kind`. Nor does the
+ * fill: whatever throws inside it (a bug, a hostile response the code did not foresee)
+ * fails that fill alone, its waiters get an error or a stale copy, and it is logged and
+ * counted; no origin can take the process down.
  */
-import type { HeaderPairs, RequestLike, RuleEffect, StoragePlan } from "../../core/policy/index.ts";
+import type {
+  Credentials,
+  HeaderPairs,
+  NotStoredReason,
+  RequestLike,
+  RuleEffect,
+  StoragePlan,
+} from "../../core/policy/index.ts";
 import {
   notModifiedSelects,
   planStorage,
   refreshFromNotModified,
+  requestCredentials,
+  withoutCredentials,
 } from "../../core/policy/index.ts";
 import { matchResponseRule } from "../../core/rules/index.ts";
 import type { ShieldContext } from "../context.ts";
 import { pairsSource } from "../http/headers.ts";
-import { classify, OriginError, type OriginResponse } from "../origin/client.ts";
+import { OriginError, type OriginResponse } from "../origin/client.ts";
 import type { StoredObject } from "../store/memory.ts";
 import { toStoredObject } from "../store/object.ts";
 import { BodyBuffer } from "./body-buffer.ts";
@@ -24,6 +36,8 @@ export type FlightHead =
       readonly kind: "response";
       readonly status: number;
       readonly headers: HeaderPairs;
+      /** The request the response was fetched for (its Vary values, its credentials). */
+      readonly request: RequestLike;
       readonly plan: StoragePlan;
       /** Whether the body is being stored (false: not storable, or too large). */
       readonly storing: boolean;
@@ -84,7 +98,21 @@ export function startFlight(ctx: ShieldContext, job: FillJob): Flight {
     done: Promise.resolve(),
   };
   if (job.shared) ctx.flights.set(job.primary, flight);
-  flight.done = runFill(ctx, flight, job, resolveHead).finally(() => leave(ctx, flight));
+  flight.done = runFill(ctx, flight, job, resolveHead)
+    .catch((err: unknown) => {
+      ctx.metrics.internalErrors.inc();
+      ctx.log.error({ err, url: job.url }, "fill failed inside the shield");
+      const error =
+        err instanceof OriginError
+          ? err
+          : new OriginError("internal", "the shield failed to handle the response", {
+              cause: err,
+            });
+      // No-ops for whatever was already settled: waiters that have the head see the body fail.
+      resolveHead({ kind: "error", error });
+      flight.body.fail(error);
+    })
+    .finally(() => leave(ctx, flight));
   return flight;
 }
 
@@ -119,7 +147,9 @@ async function runFill(
             signal: stop.signal,
           });
   } catch (err) {
-    const error = classify(err);
+    // The origin client throws only OriginErrors; anything else is the shield's own.
+    if (!(err instanceof OriginError)) throw err;
+    const error = err;
     // A variant's failure is its source fetch's, which that fill has already counted.
     if (produce === undefined) metrics.originErrors.labels(error.kind).inc();
     leave(ctx, flight);
@@ -127,9 +157,28 @@ async function runFill(
     flight.body.fail(error);
     return;
   }
-  if (produce === undefined) {
-    metrics.originLatency.labels(job.originName).observe((performance.now() - t0) / 1000);
+  try {
+    if (produce === undefined) {
+      metrics.originLatency.labels(job.originName).observe((performance.now() - t0) / 1000);
+    }
+    await handleResponse(ctx, flight, job, resolveHead, res, requestTime, stop);
+  } catch (err) {
+    res.dispose();
+    throw err;
   }
+}
+
+/** Everything after the origin's head arrived: refresh, plan, relay and store the body. */
+async function handleResponse(
+  ctx: ShieldContext,
+  flight: Flight,
+  job: FillJob,
+  resolveHead: (h: FlightHead) => void,
+  res: OriginResponse,
+  requestTime: number,
+  stop: AbortController,
+): Promise<void> {
+  const { metrics, now } = ctx;
   const responseTime = now();
   const headers = pairsSource(res.headers);
 
@@ -144,7 +193,9 @@ async function runFill(
           : refreshFromNotModified({
               entry: entry.meta,
               notModified: headers,
-              request: job.request,
+              // The stored body was not fetched for this request: whose cookie revalidated
+              // it says nothing about whom it may be shared with (its Vary values still do).
+              request: { method: "GET", headers: withoutCredentials(job.request.headers) },
               requestTime,
               responseTime,
               rule: ruleFor(
@@ -192,10 +243,14 @@ async function runFill(
     storing = false;
     detail = "too-large";
   }
-  if (plan.store) ctx.uncacheable.delete(job.primary);
-  else if (res.status < 500) {
-    // Varnish's hit-for-miss: later requests skip the queue and fetch on their own.
-    rememberUncacheable(ctx, job.primary, responseTime);
+  if (plan.store) ctx.uncacheable.clear(job.primary);
+  else {
+    const credentials = requestCredentials(job.request.headers, ctx.options);
+    if (marksHitForMiss(plan.reason, res.status, credentials)) {
+      // Varnish's hit-for-miss: later requests skip the queue and fetch on their own.
+      const until = responseTime + ctx.config.shield.collapse.uncacheableTtl * 1000;
+      ctx.uncacheable.mark(job.primary, until, credentials === "cookie");
+    }
   }
   if (!storing) {
     leave(ctx, flight);
@@ -205,6 +260,7 @@ async function runFill(
     kind: "response",
     status: res.status,
     headers: res.headers,
+    request: job.request,
     plan,
     storing,
     detail,
@@ -246,12 +302,13 @@ async function runFill(
       throw new OriginError("reset", `origin body ended at ${bytes} of ${declared} bytes`);
     }
   } catch (err) {
-    const error = classify(err);
-    metrics.originErrors.labels(error.kind).inc();
+    if (!(err instanceof OriginError)) throw err;
+    metrics.originErrors.labels(err.kind).inc();
     res.dispose();
     stop.abort();
-    // An aborted body is never stored (DESIGN principle 1); readers see the failure.
-    flight.body.fail(error);
+    // A body cut short is never stored, and its readers see their transfer fail rather
+    // than end as if it were complete.
+    flight.body.fail(err);
     return;
   }
   if (storing && plan.store) {
@@ -295,19 +352,21 @@ function ruleFor(
   };
 }
 
-/** Bound on remembered uncacheable keys; the oldest go first (a Map keeps insertion order). */
-const MAX_UNCACHEABLE = 100_000;
-
-function rememberUncacheable(ctx: ShieldContext, key: string, now: number): void {
-  const table = ctx.uncacheable;
-  table.delete(key);
-  table.set(key, now + ctx.config.shield.collapse.uncacheableTtl * 1000);
-  if (table.size <= MAX_UNCACHEABLE) return;
-  let drop = table.size - MAX_UNCACHEABLE * 0.9;
-  for (const k of table.keys()) {
-    if (drop-- <= 0) break;
-    table.delete(k);
-  }
+/**
+ * Whether a response that was not stored should make its key hit-for-miss. Not when the
+ * reason lies in the request rather than in the response (a request with Authorization,
+ * or no-store from the client): anonymous requests for the key would then stop
+ * collapsing for `uncacheableTtl` because of one request. Not for a server error or 429
+ * either: those go to the requests waiting at that moment (wait.ts), and the next burst
+ * should collapse onto one fetch again, not each reach an origin that is failing.
+ */
+function marksHitForMiss(
+  reason: NotStoredReason,
+  status: number,
+  credentials: Credentials,
+): boolean {
+  if (status >= 500 || status === 429 || credentials === "authorization") return false;
+  return reason !== "authorization" && reason !== "request-no-store" && reason !== "method";
 }
 
 function withoutConditionals(flat: string[]): string[] {

@@ -22,6 +22,9 @@ export function selectRange(
   stored: HeaderReader,
 ): RangeResult {
   if (range === null) return FULL;
+  // An empty representation has no byte positions a Content-Range could name; a server
+  // may ignore Range (§14.2), so the whole, empty, 200 it is.
+  if (size === 0) return FULL;
   if (ifRange !== null && !ifRangeMatches(ifRange, stored)) return FULL;
   const m = /^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*$/i.exec(range);
   if (m === null) return FULL; // several ranges or another unit: send it all

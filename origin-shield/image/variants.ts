@@ -2,24 +2,37 @@
  * The bound on distinct variants per source image (images.limits.maxVariantsPerSource):
  * the variant ids each source has been transformed to, per node. A variant already made
  * always passes; a new one beyond the bound is refused, so no client can fill the cache
- * and the CPU with endless distinct transforms of one image. The table itself is
- * bounded (least recently used sources are forgotten first).
+ * and the CPU with endless distinct transforms of one image. Source URLs come from
+ * clients, so the table itself is bounded in bytes (`shield.tables.imageVariantsBytes`),
+ * least recently used sources forgotten first.
  */
 import { LRUCache } from "lru-cache";
 
-/** Variant ids remembered over all sources, by default. */
-const MAX_IDS = 200_000;
+/** Bytes one source's record costs beyond its strings: the LRU's node, the Set. */
+const SOURCE_OVERHEAD = 300;
+/** And one id in its Set. */
+const ID_OVERHEAD = 60;
 
 export class VariantTracker {
   readonly #perSource: number;
   readonly #bySource: LRUCache<string, Set<string>>;
+  readonly maxBytes: number;
 
-  constructor(perSource: number, maxIds = MAX_IDS) {
+  constructor(perSource: number, maxBytes: number) {
     this.#perSource = perSource;
+    this.maxBytes = maxBytes;
     this.#bySource = new LRUCache<string, Set<string>>({
-      maxSize: maxIds,
-      sizeCalculation: (ids) => ids.size + 1,
+      maxSize: maxBytes,
+      sizeCalculation: (ids, source) => {
+        let n = SOURCE_OVERHEAD + source.length * 2;
+        for (const id of ids) n += ID_OVERHEAD + id.length * 2;
+        return n;
+      },
     });
+  }
+
+  get bytes(): number {
+    return this.#bySource.calculatedSize;
   }
 
   /** Whether `source` may have variant `id` (recording it when new). */

@@ -19,6 +19,12 @@ export type Outcome =
   | "rejected" // bad request, unknown host, queue full
   | "admin";
 
+export interface TableStats {
+  readonly table: string;
+  readonly bytes: number;
+  readonly maxBytes: number;
+}
+
 const OUTCOMES: readonly Outcome[] = [
   "hit",
   "stale",
@@ -47,6 +53,10 @@ export class ShieldMetrics {
   readonly imageSeconds: Histogram<"format">;
   /** Set once the image queue exists: transforms running and waiting. */
   imageQueue: () => { running: number; queued: number } = () => ({ running: 0, queued: 0 });
+  /** Set once the context exists: the tables keyed by request input, and their bounds. */
+  tables: () => readonly TableStats[] = () => [];
+  /** Fills that failed inside the shield (a bug, never an origin's doing); each is logged. */
+  readonly internalErrors: Counter;
 
   constructor(tierStats: () => { bytes: number; entries: number }) {
     const registers = [this.registry];
@@ -71,7 +81,7 @@ export class ShieldMetrics {
     });
     this.originErrors = new Counter({
       name: "shield_origin_errors_total",
-      help: "Origin requests that failed, by kind (timeout, connect, reset, too-large).",
+      help: "Origin requests that failed, by kind (timeout, connect, reset, too-large, aborted, busy, invalid).",
       labelNames: ["kind"],
       registers,
     });
@@ -125,6 +135,29 @@ export class ShieldMetrics {
         const q = self.imageQueue();
         this.set({ state: "running" }, q.running);
         this.set({ state: "waiting" }, q.queued);
+      },
+    });
+    this.internalErrors = new Counter({
+      name: "shield_internal_errors_total",
+      help: "Fills and promises that failed inside the shield; each failed only its own request and is logged.",
+      registers,
+    });
+    new Gauge({
+      name: "shield_table_bytes",
+      help: "Bytes held by a table keyed by request input (hit_for_miss, image_variants, image_urls).",
+      labelNames: ["table"],
+      registers,
+      collect() {
+        for (const t of self.tables()) this.set({ table: t.table }, t.bytes);
+      },
+    });
+    new Gauge({
+      name: "shield_table_max_bytes",
+      help: "The configured bound of each table keyed by request input (shield.tables).",
+      labelNames: ["table"],
+      registers,
+      collect() {
+        for (const t of self.tables()) this.set({ table: t.table }, t.maxBytes);
       },
     });
     new Gauge({

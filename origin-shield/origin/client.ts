@@ -1,15 +1,35 @@
 /**
  * The shield's only way out: an undici keep-alive pool per origin, with connect, header
- * and body timeouts. Failures are classified once, here, into the few kinds the cache
- * acts on (RFC 5861 §4 serves stale on any of them; the client sees 502 or 504).
+ * and body timeouts, and at most `connections` requests per origin at once (slots.ts).
+ * Failures are classified once, here, into the few kinds the cache acts on (RFC 5861 §4
+ * serves stale on any of them; the client sees 502, 503 or 504).
+ *
+ * A response's body reaches its reader only when it is provably complete: undici checks
+ * Content-Length and the chunked terminator, and this client checks the one case undici
+ * does not report: a body delimited by the connection's close (no Content-Length, not
+ * chunked) that a TCP reset cut short, which undici ends as if the origin had closed
+ * cleanly. Every field of a response is checked as Node's server will check it, so that
+ * nothing relayed or stored can fail to be written to a client later.
  */
 import { Readable } from "node:stream";
-import { Agent, type Dispatcher } from "undici";
+import { Agent, buildConnector, type Dispatcher } from "undici";
 import type { ShieldConfig } from "../../core/config/index.ts";
 import type { EntryMeta, HeaderPairs } from "../../core/policy/index.ts";
-import { nodeHeaderPairs } from "../http/headers.ts";
+import { nodeHeaderPairs, writableField } from "../http/headers.ts";
+import { type Release, Slots, SlotsBusy } from "./slots.ts";
 
-export type OriginFailure = "timeout" | "connect" | "reset" | "too-large" | "aborted";
+export type OriginFailure =
+  | "timeout"
+  | "connect"
+  | "reset"
+  | "too-large"
+  | "aborted"
+  /** Every connection to the origin was busy and the wait for one hit its bound. */
+  | "busy"
+  /** The response cannot be relayed as it is (a field Node's server refuses to write). */
+  | "invalid"
+  /** The shield itself failed while handling the response. */
+  | "internal";
 
 export class OriginError extends Error {
   readonly kind: OriginFailure;
@@ -19,9 +39,18 @@ export class OriginError extends Error {
     this.kind = kind;
   }
 
-  /** 504 when the origin was too slow, 502 for every other failure (RFC 9110 §15.6). */
+  /** RFC 9110 §15.6: 504 when too slow, 503 when busy, 500 our own failure, else 502. */
   get status(): number {
-    return this.kind === "timeout" ? 504 : 502;
+    switch (this.kind) {
+      case "timeout":
+        return 504;
+      case "busy":
+        return 503;
+      case "internal":
+        return 500;
+      default:
+        return 502;
+    }
   }
 }
 
@@ -29,7 +58,7 @@ export interface OriginRequest {
   /** Absolute URL on a configured origin (see routing.ts). */
   readonly url: string;
   readonly method: string;
-  /** Flat [name, value, …] list (forward.ts). */
+  /** Flat [name, value, …] list (the request-header policy's output). */
   readonly headers: string[];
   readonly body?: AsyncIterable<Uint8Array> | null | undefined;
   readonly signal?: AbortSignal | undefined;
@@ -39,6 +68,7 @@ export interface OriginResponse {
   readonly status: number;
   /** Lowercase names, the origin's order, repeated fields (Set-Cookie) kept apart. */
   readonly headers: HeaderPairs;
+  /** Ends only when the body is complete; a cut body throws an OriginError. */
   readonly body: AsyncIterable<Buffer>;
   /** Stop reading the body and release the connection. */
   dispose(): void;
@@ -56,12 +86,31 @@ export type Lifetimes = Pick<
   "freshUntil" | "staleWhileRevalidateUntil" | "staleIfErrorUntil"
 >;
 
+/** Statuses whose responses never have a body (RFC 9110 §6.4.1). */
+const NO_BODY = new Set([204, 304]);
+
 export class OriginClient {
   readonly #agent: Agent;
+  readonly #config: ShieldConfig["origin"];
+  /** Slots per origin (scheme://host:port); origins come from the config, so few. */
+  readonly #slots = new Map<string, Slots>();
+  /** Connection resets seen on any origin socket so far (see the header comment). */
+  #resets = 0;
 
   constructor(config: ShieldConfig["origin"]) {
+    this.#config = config;
+    const connector = buildConnector({ timeout: config.connectTimeoutMs });
     this.#agent = new Agent({
-      connect: { timeout: config.connectTimeoutMs },
+      // Every socket is watched for resets. This listener is added before undici's own,
+      // so a reset is counted before undici ends the body it cut.
+      connect: (options, callback) =>
+        connector(options, (err, socket) => {
+          socket?.on("error", (e: NodeJS.ErrnoException) => {
+            if (e.code === "ECONNRESET") this.#resets++;
+          });
+          if (err !== null) callback(err, null);
+          else callback(null, socket as NonNullable<typeof socket>);
+        }),
       connections: config.connections,
       headersTimeout: config.headersTimeoutMs,
       bodyTimeout: config.bodyTimeoutMs,
@@ -69,8 +118,14 @@ export class OriginClient {
     });
   }
 
+  /** Requests waiting for a connection to `origin` (scheme://host:port). */
+  waiting(origin: string): number {
+    return this.#slots.get(origin)?.waiting ?? 0;
+  }
+
   async request(req: OriginRequest): Promise<OriginResponse> {
     const url = new URL(req.url);
+    const release = await this.#acquire(url.origin);
     let res: Dispatcher.ResponseData;
     try {
       res = await this.#agent.request({
@@ -82,26 +137,58 @@ export class OriginClient {
         signal: req.signal,
       });
     } catch (err) {
+      release();
       throw classify(err);
     }
     const body = res.body;
-    return {
-      status: res.statusCode,
-      headers: nodeHeaderPairs(res.headers),
-      body: mapErrors(body),
+    const dispose = () => {
+      release();
+      if (body.destroyed) return;
       // undici's body emits RequestAbortedError when destroyed before its end; a body no
       // one iterates (a 304, a HEAD) has no 'error' listener, and that error would be
       // uncaught and take the process down.
-      dispose: () => {
-        if (body.destroyed) return;
-        body.on("error", ignore);
-        body.destroy();
-      },
+      body.on("error", ignore);
+      body.destroy();
+    };
+    const headers = nodeHeaderPairs(res.headers);
+    const bad = headers.find(([n, v]) => !writableField(n, v));
+    if (bad !== undefined) {
+      dispose();
+      throw new OriginError("invalid", `the origin sent a field that cannot be relayed: ${bad[0]}`);
+    }
+    const closeDelimited =
+      req.method !== "HEAD" &&
+      !NO_BODY.has(res.statusCode) &&
+      res.statusCode >= 200 &&
+      res.headers["content-length"] === undefined &&
+      res.headers["transfer-encoding"] === undefined;
+    const resetsAtHead = this.#resets;
+    const whole = (): boolean => !closeDelimited || this.#resets === resetsAtHead;
+    return {
+      status: res.statusCode,
+      headers,
+      body: checked(body, whole, release),
+      dispose,
     };
   }
 
   close(): Promise<void> {
     return this.#agent.close();
+  }
+
+  async #acquire(origin: string): Promise<Release> {
+    let slots = this.#slots.get(origin);
+    if (slots === undefined) {
+      const c = this.#config;
+      slots = new Slots(c.connections, c.maxQueue, c.queueTimeoutMs);
+      this.#slots.set(origin, slots);
+    }
+    try {
+      return await slots.acquire();
+    } catch (err) {
+      if (err instanceof SlotsBusy) throw new OriginError("busy", err.message, { cause: err });
+      throw err;
+    }
   }
 }
 
@@ -112,11 +199,24 @@ function asReadable(body: AsyncIterable<Uint8Array> | null | undefined): Readabl
   return body instanceof Readable ? body : Readable.from(body, { objectMode: false });
 }
 
-async function* mapErrors(body: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+/**
+ * The body as undici delivers it, errors classified, the connection's slot released when
+ * it ends either way, and a close-delimited body that a reset may have cut refused.
+ */
+async function* checked(
+  body: AsyncIterable<Buffer>,
+  whole: () => boolean,
+  release: Release,
+): AsyncGenerator<Buffer> {
   try {
     for await (const chunk of body) yield chunk;
   } catch (err) {
     throw classify(err);
+  } finally {
+    release();
+  }
+  if (!whole()) {
+    throw new OriginError("reset", "the connection was reset: a close-delimited body may be cut");
   }
 }
 

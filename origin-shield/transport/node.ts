@@ -16,6 +16,7 @@ export type NodeListener = (req: IncomingMessage, res: ServerResponse) => void;
 export function nodeListener(ctx: ShieldContext, admin: NodeListener): NodeListener {
   const log = accessLog(ctx.log);
   const logInfo = log !== null;
+  const sendTimeoutMs = ctx.config.shield.server.sendTimeoutMs;
   return (req, res) => {
     const target = req.url ?? "/";
     if (target.startsWith("/__shield/")) {
@@ -49,16 +50,17 @@ export function nodeListener(ctx: ShieldContext, admin: NodeListener): NodeListe
     };
     if (result instanceof Promise) {
       result.then(
-        (r) => write(res, r, done),
-        (err: unknown) => write(res, internalError(ctx, err), done),
+        (r) => write(res, r, sendTimeoutMs, done),
+        (err: unknown) => write(res, internalError(ctx, err), sendTimeoutMs, done),
       );
-    } else write(res, result, done);
+    } else write(res, result, sendTimeoutMs, done);
   };
 }
 
 function write(
   res: ServerResponse,
   r: ShieldResponse,
+  sendTimeoutMs: number,
   done: (r: ShieldResponse, bytes: number, ok: boolean) => void,
 ): void {
   if (res.destroyed) {
@@ -83,21 +85,64 @@ function write(
     done(r, 0, true);
   } else if (Buffer.isBuffer(body)) {
     res.end(body);
+    // What the socket could not take at once waits in memory: close a client that stops
+    // reading it. Most hits fit in the socket's buffers and never start the watch.
+    if (res.writableNeedDrain) watchStall(res, sendTimeoutMs);
     done(r, body.length, true);
   } else {
-    void pipe(body, res).then(({ bytes, complete }) => done(r, bytes, complete));
+    void pipe(body, res, sendTimeoutMs).then(({ bytes, complete }) => done(r, bytes, complete));
   }
 }
 
 /**
- * Stream a body to the client with backpressure. A client that goes away only stops its
- * own reader; an origin failure mid-body destroys the socket, so the client sees a
- * truncated transfer as an error, never as a complete response. Resolves to the bytes
- * sent and whether the transfer completed.
+ * Destroy the response's connection when the bytes waiting to be sent have not moved
+ * for `ms`: a client that stops reading must not hold memory (or, through a stream, an
+ * origin connection) for ever. A slow client that keeps reading is never cut.
+ */
+function watchStall(res: ServerResponse, ms: number): void {
+  let last = -1;
+  const timer = setInterval(() => {
+    const pending = res.socket?.writableLength ?? 0;
+    if (res.writableFinished || res.destroyed || pending === 0) stop();
+    else if (pending === last) {
+      stop();
+      res.destroy();
+    } else last = pending;
+  }, ms);
+  const stop = () => {
+    clearInterval(timer);
+    res.off("close", stop);
+  };
+  res.on("close", stop);
+}
+
+/** Resolves true on 'drain', false when none came within `ms` (or the response closed). */
+function drained(res: ServerResponse, ms: number): Promise<boolean> {
+  return new Promise<boolean>((resolve) => {
+    const finish = (ok: boolean) => {
+      clearTimeout(timer);
+      res.off("drain", onDrain);
+      res.off("close", onClose);
+      resolve(ok);
+    };
+    const onDrain = () => finish(true);
+    const onClose = () => finish(false);
+    const timer = setTimeout(() => finish(false), ms);
+    res.on("drain", onDrain);
+    res.on("close", onClose);
+  });
+}
+
+/**
+ * Stream a body to the client with backpressure. A client that goes away, or stops
+ * reading for sendTimeoutMs, only stops its own reader; an origin failure mid-body
+ * destroys the socket, so the client sees a truncated transfer as an error, never as a
+ * complete response. Resolves to the bytes sent and whether the transfer completed.
  */
 async function pipe(
   body: BodyStream,
   res: ServerResponse,
+  sendTimeoutMs: number,
 ): Promise<{ bytes: number; complete: boolean }> {
   let bytes = 0;
   const onClose = () => body.close();
@@ -106,16 +151,11 @@ async function pipe(
     for await (const chunk of body) {
       if (res.destroyed) return { bytes, complete: false };
       bytes += chunk.length;
-      if (!res.write(chunk)) {
-        await new Promise<void>((resolve) => {
-          const go = () => {
-            res.off("drain", go);
-            res.off("close", go);
-            resolve();
-          };
-          res.on("drain", go);
-          res.on("close", go);
-        });
+      // A client that stops reading is cut after sendTimeoutMs: it releases the origin
+      // connection (pass-through) or stops holding back an unstored fill's other readers.
+      if (!res.write(chunk) && !(await drained(res, sendTimeoutMs))) {
+        res.destroy();
+        return { bytes, complete: false };
       }
     }
     if (res.destroyed) return { bytes, complete: false };

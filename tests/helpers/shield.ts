@@ -2,10 +2,11 @@
  * A shield for tests: built with the app factory from a config (defaults filled in by the
  * real schema), a clock the test moves, and optionally a real socket on loopback.
  */
-import { createServer, type Server } from "node:http";
+import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { type CdnConfigInput, parseConfig } from "../../core/config/index.ts";
 import { createShield, type Shield } from "../../origin-shield/app.ts";
+import { createShieldServer } from "../../origin-shield/transport/server.ts";
 
 export interface TestShield {
   readonly shield: Shield;
@@ -47,7 +48,7 @@ export function testShield(
       return Promise.resolve(shield.app.request(`http://${host}${path}`, { ...rest, headers }));
     },
     async listen() {
-      server = createServer(shield.listener);
+      server = createShieldServer(shield);
       await new Promise<void>((resolve) => server?.listen(0, "127.0.0.1", resolve));
       return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     },

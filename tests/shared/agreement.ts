@@ -16,7 +16,7 @@ const config = parseConfig({
   origins: [{ name: "shop", url: "http://127.0.0.1:9000", hosts: ["shop.example"] }],
   key: { headers: ["x-device"], cookies: ["currency"] },
 });
-const options = policyOptions(config.cache);
+const options = policyOptions(config);
 
 const CHROME_ACCEPT = "image/avif,image/webp,image/apng,image/svg+xml,image/*,*/*;q=0.8";
 const SAFARI_15_ACCEPT = "image/webp,image/png,image/svg+xml,image/*;q=0.8,video/*;q=0.8,*/*;q=0.5";

@@ -62,7 +62,8 @@ describe("hop-by-hop fields (RFC 9110 §7.6.1)", () => {
     }
     expect(seen["x-end-to-end"]).toBe("keep me");
     expect(seen.via).toBe("1.1 edge, 1.1 shield");
-    expect(seen["x-forwarded-for"]).toBe("203.0.113.9, 127.0.0.1");
+    // The client is not a trusted proxy: its own X-Forwarded-For is replaced, not extended.
+    expect(seen["x-forwarded-for"]).toBe("127.0.0.1");
     expect(seen["x-forwarded-proto"]).toBe("http");
     expect(seen["x-forwarded-host"]).toBe(`127.0.0.1:${port}`);
     // The origin's own Host, not the client's (the origin is a configured URL).

@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { parseConfig } from "../../core/config/index.ts";
 import { buildCacheKey, normaliseUrl } from "../../core/key/index.ts";
 import { rendezvousNodes, rendezvousOrder } from "../../core/routing/index.ts";
@@ -24,6 +24,10 @@ function orderFor(path: string, nodes: readonly string[] = SHIELDS): string[] {
 }
 
 const OK = { headers: { "cache-control": "max-age=60" }, body: "ok" } as const;
+
+afterEach(() => {
+  vi.restoreAllMocks();
+});
 
 describe("shield routing: rendezvous hashing of the cache key", () => {
   it("sends each key to the node that owns it, and spreads keys over all nodes", async () => {
@@ -80,6 +84,47 @@ describe("shield routing: rendezvous hashing of the cache key", () => {
     expect(await received(orderFor(path)[2]!, path)).toHaveLength(0);
   });
 
+  it("passes on a 5xx the shield relayed from the origin without asking another node", async () => {
+    const edge = testEdge(cdnConfig({ edge: { maxAttempts: 3 } }));
+    const path = uniquePath();
+    const relayed = "shield; fwd=uri-miss; fwd-status=503";
+    await scriptAll(path, { status: 503, headers: { "cache-status": relayed }, body: "busy" });
+    const res = await edge.send(path);
+    expect(res.status).toBe(503);
+    expect(res.text).toBe("busy");
+    expect(res.headers.get("cache-status")).toMatch(new RegExp(`^${relayed}, edge; `));
+    // The origin was asked once, through one node.
+    expect(await receivedAll(path)).toHaveLength(1);
+  });
+
+  it.each([
+    [504, "shield; fwd=uri-miss; detail=origin-timeout"],
+    [503, "shield; fwd=uri-miss; detail=queue_full"],
+  ])(
+    "passes on the shield's own %i refusal (%s) without asking another node",
+    async (status, cs) => {
+      const edge = testEdge(cdnConfig({ edge: { maxAttempts: 3 } }));
+      const path = uniquePath();
+      await scriptAll(path, { status, headers: { "cache-status": cs }, body: "refused" });
+      const res = await edge.send(path);
+      expect(res.status).toBe(status);
+      expect(await receivedAll(path)).toHaveLength(1);
+    },
+  );
+
+  it("tries the next node on a 5xx no shield answered (no Cache-Status)", async () => {
+    const edge = testEdge(cdnConfig({ edge: { maxAttempts: 3 } }));
+    const path = uniquePath();
+    const [first, second] = orderFor(path) as [string, string];
+    await script(first, path, { status: 502, body: "bad gateway" });
+    await script(second, path, OK);
+    const res = await edge.send(path);
+    expect(res.status).toBe(200);
+    expect(res.text).toBe("ok");
+    expect(await received(first, path)).toHaveLength(1);
+    expect(await received(second, path)).toHaveLength(1);
+  });
+
   it("sends methods other than GET and HEAD to one node only", async () => {
     const edge = testEdge();
     const path = uniquePath();
@@ -100,11 +145,22 @@ describe("shield routing: rendezvous hashing of the cache key", () => {
     expect(await received(only, path)).toHaveLength(1);
   });
 
-  it("refuses to serve with a bad SHIELD_NODES, naming the entry", async () => {
-    const edge = testEdge(cdnConfig(), { SHIELD_NODES: `${SHIELDS[0]},ftp://x` });
+  it("refuses to serve with a bad SHIELD_NODES, naming the entry to the admin only", async () => {
+    vi.spyOn(console, "error").mockImplementation(() => {});
+    const edge = testEdge(cdnConfig(), {
+      SHIELD_NODES: `${SHIELDS[0]},ftp://x`,
+      EDGE_ADMIN_TOKEN: "admin",
+    });
     const res = await edge.send("/anything");
     expect(res.status).toBe(500);
-    const body = JSON.parse(res.text) as { error: string; message: string };
+    expect(JSON.parse(res.text)).toEqual({
+      error: "config_invalid",
+      message: "the edge is misconfigured",
+    });
+    const health = await edge.send("/__edge/health", {
+      headers: { authorization: "Bearer admin" },
+    });
+    const body = JSON.parse(health.text) as { error: string; message: string };
     expect(body.error).toBe("config_invalid");
     expect(body.message).toContain("SHIELD_NODES");
     expect(body.message).toContain("[1]: must use http or https");

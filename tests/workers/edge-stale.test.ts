@@ -168,6 +168,21 @@ describe("stale-if-error (RFC 5861 §4)", () => {
     expect(await receivedAll(path)).toHaveLength(3);
   });
 
+  it("serves the stale copy after asking one node when the shield relays the origin's 5xx", async () => {
+    const edge = testEdge();
+    const path = uniquePath();
+    await scriptAll(path, { headers: { "cache-control": cc }, body: "good" });
+    await edge.send(path);
+    const relayed = "shield; fwd=stale; fwd-status=503";
+    await scriptAll(path, { status: 503, headers: { "cache-status": relayed }, body: "down" });
+    edge.advance(60);
+    const res = await edge.send(path);
+    expect(res.text).toBe("good");
+    expect(res.headers.get("cache-status")).toMatch(/detail=stale-if-error$/);
+    // Another node would only have asked the failing origin again.
+    expect(await receivedAll(path)).toHaveLength(2);
+  });
+
   it("serves the stale copy when no node can be reached or none answers in time", async () => {
     const path = uniquePath();
     await scriptAll(path, { headers: { "cache-control": cc }, body: "good" });

@@ -4,7 +4,7 @@ import { type CdnConfig, ConfigError, parseConfigJson } from "../../core/config/
  * The Worker's configuration comes from the `CDN_CONFIG` var (a JSON document with the
  * shield's schema). Workers have no startup hook, so it is validated on the first request
  * an isolate serves and memoised by its text; a bad config answers every request with a
- * 500 naming the bad fields instead of serving with half a config.
+ * 500 instead of serving with half a config (./from-env.ts says who sees which fields).
  */
 let cached: { text: string; result: CdnConfig | ConfigError } | null = null;
 

@@ -47,7 +47,7 @@ export function edgeRuntime(
     result = {
       config,
       edge: { ...config.edge, shieldNodes: nodes },
-      policy: policyOptions(config.cache),
+      policy: policyOptions(config),
       rules: compileRules(config.rules),
       origins: compileOrigins(config.origins),
       shields: nodes.length === 0 ? null : rendezvousNodes(nodes),

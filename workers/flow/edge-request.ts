@@ -30,6 +30,8 @@ export interface EdgeRequest {
   readonly scheme: string;
   /** Normalised client-facing authority, host[:port]. */
   readonly host: string;
+  /** The client's address, sent as X-Forwarded-For; null when the runtime gives none. */
+  readonly forwardedFor: string | null;
   /** Normalised path (a transform URL's canonical one) and query. */
   readonly path: string;
   readonly query: string;
@@ -41,28 +43,54 @@ export interface EdgeRequest {
   readonly policyHeaders: HeaderReader;
 }
 
-/** The fields of the request a cacheable miss forwards, read without building them. */
-export function policyView(client: Headers, accept: string | undefined): HeaderReader {
+/** What this hop writes into the forwarded request itself (./forward-headers.ts). */
+export interface SentFields {
+  readonly accept: string | undefined;
+  readonly host: string;
+  readonly scheme: string;
+  readonly forwardedFor: string | null;
+}
+
+/**
+ * The fields of the request a cacheable miss forwards, read without building them. The
+ * X-Forwarded fields are the ones this hop writes, not the client's: a response that
+ * varies on X-Forwarded-For was stored for the address the edge sent, and a client who
+ * claims that address must not be handed it.
+ */
+export function policyView(client: Headers, sent: SentFields): HeaderReader {
   let encoding: string | null | undefined;
   return {
     get(name: string): string | null {
-      const lower = name.toLowerCase();
-      if (lower === "accept" && accept !== undefined) return accept;
-      if (lower === "accept-encoding") {
-        if (encoding === undefined) encoding = normaliseAcceptEncoding(client.get(name));
-        return encoding;
+      switch (name.toLowerCase()) {
+        case "accept":
+          return sent.accept ?? client.get(name);
+        case "accept-encoding":
+          if (encoding === undefined) encoding = normaliseAcceptEncoding(client.get(name));
+          return encoding;
+        case "x-forwarded-for":
+          return sent.forwardedFor;
+        case "x-forwarded-host":
+          return sent.host;
+        case "x-forwarded-proto":
+          return sent.scheme;
+        default:
+          return client.get(name);
       }
-      return client.get(name);
     },
   };
 }
 
-/** The header fields to send on; `complete` for a cacheable request (see forwardHeaders). */
-export function forwardFor(er: EdgeRequest, complete: boolean): Headers {
+/**
+ * The header fields to send on with `method`; `complete` for a cacheable request (see
+ * forwardHeaders).
+ */
+export function forwardFor(er: EdgeRequest, method: string, complete: boolean): Headers {
   return forwardHeaders(er.client.headers, {
+    method,
     host: er.host,
     scheme: er.scheme,
     via: er.name,
+    forwardedFor: er.forwardedFor,
     accept: er.accept,
     complete,
   });

@@ -1,9 +1,11 @@
 /**
- * The request flow (issue 4): normalise and key the request with core/ → Cache API
- * lookup → decide (core/policy) → serve a fresh hit with Age; serve a stale one within
+ * The request flow: normalise and key the request with core/ → Cache API lookup →
+ * decide (core/policy) → serve a fresh hit with Age; serve a stale one within
  * stale-while-revalidate and refresh it in the background; otherwise forward to the
  * shield node that owns the key, store per policy and respond. Methods other than GET
  * and HEAD, bypass cookies and bypass rules pass through without touching the cache.
+ * Paths reserved for the tiers' own endpoints (../request/reserved-path.ts) are refused
+ * before anything else, on every host.
  */
 import { buildCacheKey, hasAnyCookie, normaliseUrl, storageName } from "../../core/key/index.ts";
 import { decide, forwardReason, hitMember } from "../../core/policy/index.ts";
@@ -14,7 +16,9 @@ import { discard } from "../cache/body.ts";
 import type { EntryStore, StoredEntry } from "../cache/entry-store.ts";
 import type { EdgeRuntime } from "../config/runtime.ts";
 import { EdgeError } from "../errors.ts";
+import { clientAddress } from "../request/forward-headers.ts";
 import { imageRequest } from "../request/image-request.ts";
+import { reservedNamespace } from "../request/reserved-path.ts";
 import { type BackgroundTasks, type EdgeRequest, policyView } from "./edge-request.ts";
 import { fetchAndStore } from "./miss.ts";
 import { passThrough } from "./pass.ts";
@@ -35,6 +39,9 @@ export async function handleEdgeRequest(
   const now = clock();
   const name = rt.edge.cacheStatusName;
   const url = normaliseUrl(client.url, rt.config.key);
+  if (reservedNamespace(url.path) !== null) {
+    return new EdgeError("not_found", "no such path").toResponse({ cache: name });
+  }
   // A transform is routed by its source image's path, as the shield routes it.
   const routePath = transformSourcePath(url.path, rt.config.images.transformPrefix);
   const origin = routeOrigin(rt.origins, url.host, routePath);
@@ -48,6 +55,7 @@ export async function handleEdgeRequest(
     return e.toResponse({ cache: name });
   }
   const accept = image.kind === "image" ? image.accept : undefined;
+  const forwardedFor = clientAddress(client.headers);
   const er: EdgeRequest = {
     rt,
     client,
@@ -59,11 +67,17 @@ export async function handleEdgeRequest(
     origin,
     scheme: url.scheme,
     host: url.host,
+    forwardedFor,
     path: image.kind === "image" ? image.path : url.path,
     query: url.query,
     accept,
     varyAccept: image.kind === "image" && image.varyAccept,
-    policyHeaders: policyView(client.headers, accept),
+    policyHeaders: policyView(client.headers, {
+      accept,
+      host: url.host,
+      scheme: url.scheme,
+      forwardedFor,
+    }),
   };
   const variant = image.kind === "image" ? image.variant : null;
   const key = buildCacheKey(
@@ -94,7 +108,7 @@ async function serveCacheable(er: EdgeRequest, key: string): Promise<Response> {
   try {
     entry = await er.store.get(name, key, er.now);
   } catch (error) {
-    // A failing tier is bypassed and reported, never fatal (CONVENTIONS, house style 4).
+    // A failing tier is bypassed and reported, never fatal: the shield can still answer.
     console.warn(`edge: cache lookup failed: ${String(error)}`);
   }
   const decision = decide(

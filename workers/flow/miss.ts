@@ -22,7 +22,7 @@ export async function fetchForCache(
   key: string,
   validators: HeaderPairs = [],
 ): Promise<CacheFetch> {
-  const headers = forwardFor(er, true);
+  const headers = forwardFor(er, "GET", true);
   for (const [n, v] of validators) headers.set(n, v);
   const requestTime = er.clock();
   const up = await fetchUpstream(er.rt, {

@@ -22,7 +22,7 @@ export async function passThrough(
     method,
     path: er.path,
     query: er.query,
-    headers: forwardFor(er, false),
+    headers: forwardFor(er, method, false),
     body: method === "GET" || method === "HEAD" ? null : er.client.body,
     key,
     origin: er.origin,

@@ -14,6 +14,7 @@ import {
   revalidationHeaders,
   type StoragePlan,
   staleOnErrorMember,
+  withoutCredentials,
 } from "../../core/policy/index.ts";
 import { discard } from "../cache/body.ts";
 import type { StoredEntry } from "../cache/entry-store.ts";
@@ -33,7 +34,9 @@ import { upstreamError } from "./upstream-error.ts";
 function renew(er: EdgeRequest, meta: EntryMeta, c: CacheFetch, notModified: Headers): StoragePlan {
   const stored = { get: (n: string) => pairValue(meta.headers, n) };
   const plan = refreshFromNotModified({
-    request: { method: "GET", headers: c.headers },
+    // The stored body was not fetched for this request: its cookie says nothing about
+    // whom that body may be shared with (its Vary values still select it).
+    request: { method: "GET", headers: withoutCredentials(c.headers) },
     entry: meta,
     notModified,
     requestTime: c.requestTime,

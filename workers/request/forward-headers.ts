@@ -1,51 +1,55 @@
 /**
- * The request header fields sent to a shield node (or an origin): the client's, minus
- * hop-by-hop fields (RFC 9110 §7.6.1), plus what the next hop needs to know about the
- * client-facing request: X-Forwarded-Host (the shield routes by it to an origin),
- * X-Forwarded-Proto, and this hop in Via (RFC 9110 §7.6.3).
+ * The request header fields sent to a shield node (or an origin). What is dropped and
+ * what this hop writes is core's one policy for both tiers (core/policy/forward-request.ts):
+ * hop-by-hop fields go; the client's own forwarding fields (X-Forwarded-*, Forwarded,
+ * X-Real-IP, …), URL overrides (X-Original-URL, X-Rewrite-URL, X-Host) and Expect never
+ * pass, nor do method overrides on a GET or HEAD; a cacheable request also loses its
+ * conditionals; and this hop writes Via, X-Forwarded-For, -Proto and -Host from what it
+ * checked itself. The edge adds two things of its own: the Accept of
+ * a negotiated image, and Accept-Encoding reduced to the codings a shield serves.
  */
-import { withoutHopByHop } from "../../core/policy/index.ts";
+import { forwardRequestHeaders } from "../../core/policy/index.ts";
 import { normaliseAcceptEncoding } from "./accept-encoding.ts";
 
-/** Fields that make a request conditional or partial (RFC 9110 §13.1, §14.2). */
-const CONDITIONAL = new Set([
-  "if-match",
-  "if-none-match",
-  "if-modified-since",
-  "if-unmodified-since",
-  "if-range",
-  "range",
-]);
-
-/** Set by fetch() from the URL, never copied from the client (RFC 9110 §7.2). */
-const NOT_FORWARDED = new Set(["host", "content-length"]);
-
 export interface ForwardOptions {
+  /** The method sent on (a cacheable HEAD is fetched as a GET). */
+  readonly method: string;
   /** The client-facing authority (host[:port]) and scheme, as normalised. */
   readonly host: string;
   readonly scheme: string;
   /** The Via pseudonym of this hop. */
   readonly via: string;
+  /** The client's address this edge vouches for (see clientAddress); null: none. */
+  readonly forwardedFor: string | null;
   /** Replaces Accept (the negotiated image type); undefined keeps the client's. */
   readonly accept?: string | undefined;
   /**
-   * Drop conditionals and Range: the edge fetches a complete response it can store and
-   * answers the client's conditions itself (true for every cacheable request).
+   * A cacheable GET or HEAD: the edge fetches a complete response it can store and share,
+   * so conditionals and Range are dropped, and it answers the client's conditions itself.
    */
   readonly complete: boolean;
 }
 
+/**
+ * The client's address as Cloudflare reports it: CF-Connecting-IP is set by Cloudflare
+ * on every request a Worker receives, replacing any a client sent, so unlike the
+ * client's X-Forwarded-For it can be believed. Null where nothing sets it (local runs).
+ */
+export function clientAddress(client: Headers): string | null {
+  return client.get("cf-connecting-ip");
+}
+
 export function forwardHeaders(client: Headers, options: ForwardOptions): Headers {
   const out = new Headers();
-  for (const [name, value] of withoutHopByHop(client)) {
-    if (NOT_FORWARDED.has(name)) continue;
-    if (options.complete && CONDITIONAL.has(name)) continue;
-    out.append(name, value);
-  }
-  out.set("x-forwarded-host", options.host);
-  out.set("x-forwarded-proto", options.scheme);
-  const via = client.get("via");
-  out.set("via", via === null ? `1.1 ${options.via}` : `${via}, 1.1 ${options.via}`);
+  const pairs = forwardRequestHeaders(client, {
+    method: options.method,
+    forCache: options.complete,
+    via: options.via,
+    host: options.host,
+    proto: options.scheme,
+    forwardedFor: options.forwardedFor,
+  });
+  for (const [name, value] of pairs) out.append(name, value);
   if (options.accept !== undefined) out.set("accept", options.accept);
   if (options.complete) {
     const encoding = normaliseAcceptEncoding(client.get("accept-encoding"));

@@ -4,9 +4,15 @@
  * request's origin.
  *
  * A node has failed when the connection fails, when its response headers do not arrive
- * within `edge.shieldTimeoutMs`, or when it answers 5xx. Only GET and HEAD are retried
- * (at most `edge.maxAttempts` nodes): another method may have had effects on the first
- * node, and its body cannot be sent twice.
+ * within `edge.shieldTimeoutMs`, or when it answers 5xx without a Cache-Status field:
+ * then no shield answered (a load balancer in front of a crashed node, or a shield that
+ * failed unexpectedly) and another node may well succeed. A 5xx with a Cache-Status is a
+ * shield's answer: the origin's own error relayed (`fwd-status=503`) or the shield's
+ * deliberate refusal (`detail=origin-timeout`, `detail=queue_full`). Another node would
+ * ask the same origin again and add to its load, so that answer goes to the client (or
+ * to stale-if-error) as it is. Only GET and HEAD are retried (at most `edge.maxAttempts`
+ * nodes): another method may have had effects on the first node, and its body cannot be
+ * sent twice.
  */
 import type { OriginConfig } from "../../core/config/index.ts";
 import { originTarget, rendezvousOrder } from "../../core/routing/index.ts";
@@ -76,13 +82,18 @@ export async function fetchUpstream(
       reason = error instanceof Timeout ? "timeout" : "unreachable";
       continue;
     }
-    if (response.status >= 500 && !last) {
+    if (!last && noShieldAnswered(response)) {
       await response.body?.cancel();
       continue;
     }
     return { kind: "response", response, target: base, attempts: i + 1 };
   }
   return { kind: "failed", reason, attempts: targets.length };
+}
+
+/** A 5xx no shield signed (see above): the node, not the origin, failed. */
+function noShieldAnswered(response: Response): boolean {
+  return response.status >= 500 && !response.headers.has("cache-status");
 }
 
 /**

@@ -7,12 +7,12 @@ const origins = [{ name: "o", url: "http://127.0.0.1:9000", hosts: ["a.example"]
 
 describe("policy options come from the validated config", () => {
   it("the config's defaults are the policy's defaults", () => {
-    expect(policyOptions(parseConfig({ origins }).cache)).toEqual(DEFAULT_POLICY_OPTIONS);
+    expect(policyOptions(parseConfig({ origins }))).toEqual(DEFAULT_POLICY_OPTIONS);
   });
 
   it("a targeted field configured in any case is obeyed (RFC 9213)", () => {
     const options = policyOptions(
-      parseConfig({ origins, cache: { targetedCacheControl: ["Shield-Cache-Control"] } }).cache,
+      parseConfig({ origins, cache: { targetedCacheControl: ["Shield-Cache-Control"] } }),
     );
     const plan = planStorage({
       request: request(),

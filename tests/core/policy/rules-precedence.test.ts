@@ -16,7 +16,7 @@ const config = parseConfig({
   ],
 });
 const rules = compileRules(config.rules);
-const options = policyOptions(config.cache);
+const options = policyOptions(config);
 
 function plan(path: string, status: number, headers: Record<string, string>) {
   const res = response(status, { date: HTTP_T0, ...headers });

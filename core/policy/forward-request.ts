@@ -1,0 +1,139 @@
+/**
+ * The one request-header policy for what reaches the next hop, at both tiers (the edge
+ * towards a shield, the shield towards an origin).
+ *
+ * A cached answer is served to everyone whose request has the same key, so a header the
+ * key does not hold must not be able to change what the origin answers for everyone
+ * ("cache poisoning"). Request headers are hostile data: the fields below tell origins
+ * and their frameworks who the client is or which URL and method to serve *instead of*
+ * the request line, and a client may write any of them. They are dropped, and the ones
+ * an origin needs (X-Forwarded-For, -Proto, -Host, Via) are set by this hop from values
+ * it checked itself.
+ */
+import { connectionListed, isHopByHop } from "./hop-by-hop.ts";
+import type { HeaderPairs } from "./types.ts";
+
+/**
+ * Who the client is and how it connected: written by proxies, so a client's own copy is
+ * a lie until a trusted hop vouches for it. Dropped everywhere; this hop sets its own.
+ */
+const FORWARDING: ReadonlySet<string> = new Set([
+  "forwarded", // RFC 7239
+  "x-forwarded-for",
+  "x-forwarded-host",
+  "x-forwarded-proto",
+  "x-forwarded-port",
+  "x-forwarded-prefix",
+  "x-forwarded-scheme",
+  "x-forwarded-server",
+  "x-forwarded-ssl",
+  "x-forwarded-uri",
+  "x-forwarded-path",
+  "front-end-https",
+  "x-url-scheme",
+  "x-real-ip",
+  "x-client-ip",
+  "client-ip",
+  "x-cluster-client-ip",
+  "true-client-ip",
+  "cf-connecting-ip",
+  "cf-connecting-ipv6",
+  "fastly-client-ip",
+]);
+
+/**
+ * URL overrides (IIS, Symfony, Zend, some proxies): an origin that obeys them serves
+ * another URL than the one keyed, so one request could store, say, the admin page or a
+ * 404 under a public URL for everyone, or walk past a path rule. Always dropped.
+ */
+const URL_OVERRIDES: ReadonlySet<string> = new Set([
+  "x-original-url",
+  "x-original-uri",
+  "x-rewrite-url",
+  "x-host",
+]);
+
+/**
+ * Method overrides (Rails, Laravel, Express middleware): a GET an origin runs as a
+ * DELETE, or whose 405 is then stored for everyone. Dropped from GET and HEAD; a POST
+ * may still tunnel another method through them (its answer is never stored).
+ */
+const METHOD_OVERRIDES: ReadonlySet<string> = new Set([
+  "x-http-method-override",
+  "x-http-method",
+  "x-method-override",
+]);
+
+/**
+ * Fields that make a request conditional or partial (RFC 9110 §13.1, §14.2): a fetch for
+ * the cache wants the complete, unconditional response and answers the client's
+ * conditions and ranges from it.
+ */
+const CONDITIONAL: ReadonlySet<string> = new Set([
+  "if-match",
+  "if-none-match",
+  "if-modified-since",
+  "if-unmodified-since",
+  "if-range",
+  "range",
+]);
+
+/**
+ * Never forwarded: Host and Content-Length are set by the HTTP client from the URL and
+ * the body; `Expect: 100-continue` is answered by this hop's own server (RFC 9110
+ * §10.1.1), and a client library that does not implement it would fail the request.
+ */
+const NEVER: ReadonlySet<string> = new Set(["host", "content-length", "expect"]);
+
+export interface ForwardRequestOptions {
+  /** The request's method. */
+  readonly method: string;
+  /** A fetch whose answer can be stored or shared: the client's conditionals dropped. */
+  readonly forCache: boolean;
+  /** This hop's pseudonym in Via (RFC 9110 §7.6.3). */
+  readonly via: string;
+  /** The client-facing authority as keyed (normalised host[:port]), for X-Forwarded-Host. */
+  readonly host: string;
+  /** The client-facing scheme as keyed, for X-Forwarded-Proto. */
+  readonly proto: string;
+  /** The X-Forwarded-For chain this hop vouches for; null sends none. */
+  readonly forwardedFor: string | null;
+}
+
+/**
+ * The header fields to send on, lowercase names, in the client's order, then this hop's:
+ * Via (the client's chain plus this hop), X-Forwarded-For, -Proto and -Host.
+ */
+export function forwardRequestHeaders(
+  client: Iterable<[string, string]>,
+  o: ForwardRequestOptions,
+): HeaderPairs {
+  const pairs = Array.isArray(client) ? (client as [string, string][]) : [...client];
+  let listed: Set<string> | null = null;
+  let via: string | null = null;
+  const readOnly = o.method === "GET" || o.method === "HEAD";
+  const out: HeaderPairs = [];
+  for (const [rawName, value] of pairs) {
+    const name = rawName.toLowerCase();
+    if (name !== "connection") continue;
+    listed ??= new Set();
+    for (const field of connectionListed({ get: () => value })) listed.add(field);
+  }
+  for (const [rawName, value] of pairs) {
+    const name = rawName.toLowerCase();
+    if (isHopByHop(name) || listed?.has(name) || NEVER.has(name) || FORWARDING.has(name)) {
+      continue;
+    }
+    if (URL_OVERRIDES.has(name) || (readOnly && METHOD_OVERRIDES.has(name))) continue;
+    if (o.forCache && CONDITIONAL.has(name)) continue;
+    if (name === "via") {
+      via = via === null ? value : `${via}, ${value}`;
+      continue;
+    }
+    out.push([name, value]);
+  }
+  out.push(["via", via === null ? `1.1 ${o.via}` : `${via}, 1.1 ${o.via}`]);
+  if (o.forwardedFor !== null) out.push(["x-forwarded-for", o.forwardedFor]);
+  out.push(["x-forwarded-proto", o.proto], ["x-forwarded-host", o.host]);
+  return out;
+}

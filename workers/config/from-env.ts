@@ -1,0 +1,28 @@
+/**
+ * The runtime for the Worker's bindings, or the ConfigError that stops it serving.
+ *
+ * A bad config is the operator's to see, not the visitors': the issues can name origin
+ * URLs, internal addresses and rule names. They go to the Worker's log (`wrangler tail`,
+ * Workers Logs) and to /__edge/health with the admin token; visitors get a bare 500.
+ * The log is written when the bad text is first met, not on every request it refuses.
+ */
+import { ConfigError } from "../../core/config/index.ts";
+import type { Env } from "../bindings.ts";
+import { loadConfig } from "./load.ts";
+import { type EdgeRuntime, edgeRuntime } from "./runtime.ts";
+
+/** The CDN_CONFIG and SHIELD_NODES text whose issues were logged last. */
+let logged: string | null = null;
+
+export function runtimeFromEnv(env: Env): EdgeRuntime | ConfigError {
+  const config = loadConfig(env.CDN_CONFIG);
+  const runtime = config instanceof ConfigError ? config : edgeRuntime(config, env.SHIELD_NODES);
+  if (runtime instanceof ConfigError) {
+    const text = `${env.CDN_CONFIG ?? ""}\u0000${env.SHIELD_NODES ?? ""}`;
+    if (text !== logged) {
+      logged = text;
+      console.error(`edge: refusing to serve: ${runtime.message}`);
+    }
+  }
+  return runtime;
+}
