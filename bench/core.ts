@@ -6,7 +6,7 @@
  *
  *   npm run bench            (one core; about 10 s)
  *
- * Target (issue #2): at least 500,000 decisions per second.
+ * Target: at least 500,000 decisions per second.
  */
 import { parseConfig } from "../core/config/index.ts";
 import { buildCacheKey, normaliseUrl } from "../core/key/index.ts";

@@ -6,7 +6,7 @@
  *
  *   npx tsx bench/edge.ts [--duration 10] [--connections 32] [--rounds 4]   (about 90 s)
  *
- * Targets (issue 4): hit throughput at least 0.8× the pass-through Worker's; bundle
+ * Targets: hit throughput at least 0.8× the pass-through Worker's; bundle
  * under 100 KiB gzipped. Each round measures both Workers one after the other, in
  * alternating order (A B, B A, …), so a machine whose speed drifts affects both alike;
  * the table shows every round, and the summary the median ratio and the worst.

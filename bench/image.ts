@@ -27,7 +27,7 @@
  * clients run here, and are idle while raw sharp runs. Every answer is checked (status,
  * Content-Type, Cache-Status, and the first of each run decoded to 800 px).
  *
- * Target (issue #5): shield at least 0.85× raw sharp's images/s.
+ * Target: shield at least 0.85× raw sharp's images/s.
  */
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";

@@ -19,7 +19,7 @@
  * server's CPU time per response (from /proc) does not depend on that: "req per server
  * CPU-s" is what req/s would be if the server were the limit.
  *
- * Targets (issue #3): at least 0.85× the bare server's requests/s at 1 KiB, 0.9× at 100 KiB.
+ * Targets: at least 0.85× the bare server's requests/s at 1 KiB, 0.9× at 100 KiB.
  */
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";

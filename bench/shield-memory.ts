@@ -14,7 +14,7 @@
  * saying it was stored. Forced GCs at 10,000 and 20,000 small objects measure what an
  * entry really costs (heap + external growth) against what the tier accounts for it.
  *
- * Target (issue #3): RSS after the fill ≤ budget × 1.3.
+ * Target: RSS after the fill ≤ budget × 1.3.
  */
 import { Pool } from "undici";
 import { getJson, sleep } from "./lib/http.ts";

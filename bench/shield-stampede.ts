@@ -15,7 +15,7 @@
  * of both servers. Every answer is checked: status 200 and a body byte-identical to one
  * the origin sent (by SHA-256, from the origin's own record); anything else fails.
  *
- * Targets (issue #3): 1 origin request; p99 at most the origin's delay + 50 ms.
+ * Targets: 1 origin request; p99 at most the origin's delay + 50 ms.
  */
 import { createHash } from "node:crypto";
 import { getJson } from "./lib/http.ts";

@@ -1,5 +1,5 @@
 /**
- * Errors a transform request can meet, each with a stable code (house style 4). User
+ * Errors a transform request can meet, each with a stable code. User
  * input gets a 4xx; so does a source image this pipeline will not or cannot decode
  * (corrupt, unsupported, too big): the request is well formed, but no request can
  * make that source transformable, and never is that a 500.

@@ -14,6 +14,7 @@ import { buildCacheKey, type NormalisedUrl, normaliseUrl } from "../core/key/ind
 import type { Decision, HeaderReader } from "../core/policy/index.ts";
 import {
   decide,
+  forwardedView,
   forwardReason,
   hitMember,
   isSafeMethod,
@@ -132,7 +133,12 @@ function prepare(ctx: ShieldContext, req: ShieldRequest): Prepared | ShieldRespo
     );
   }
   return {
-    reader: nodeHeaderReader(headers),
+    // What the origin will receive, as the key and Vary must see it (core forwardedView).
+    reader: forwardedView(nodeHeaderReader(headers), req.method, {
+      host: url.host,
+      proto,
+      forwardedFor: () => forwardedFor(ctx, req),
+    }),
     url,
     origin,
     proto,
@@ -198,10 +204,10 @@ export function cacheable(
     }
     case "miss": {
       const credentials = requestCredentials(reader, ctx.options);
-      const hitForMiss = ctx.uncacheable.holds(primary, now, credentials === "cookie");
+      const hitForMiss = ctx.uncacheable.holds(primary, now, credentials.cookie);
       // A request with Authorization, or for a key known not to be shareable, fetches
       // on its own: it must not wait on, or be waited on by, anyone else's fetch.
-      const shared = credentials !== "authorization" && !hitForMiss;
+      const shared = !credentials.authorization && !hitForMiss;
       const job = fillJob(ctx, req, p, primary, { conditional: [], entry: undefined, shared });
       let fwd = forwardReason(d) ?? "miss";
       // RFC 9211 §2.2: responses for the URI are stored, but not for this request's

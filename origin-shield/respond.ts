@@ -128,7 +128,7 @@ export interface ErrorBody {
   readonly option?: string | undefined;
 }
 
-/** A client-facing error with a stable code, as JSON (house style: errors render themselves). */
+/** A client-facing error with a stable code, as JSON: errors render themselves. */
 export function errorResponse(
   e: ErrorBody,
   outcome: Outcome,

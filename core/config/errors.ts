@@ -1,7 +1,7 @@
 /**
  * ConfigError: bad configuration fails at startup with a message that names every bad
  * field by its path (`rules[2].ttl.floor: must be ≤ cap`), so the operator can fix all
- * of them in one go (DESIGN principle 5).
+ * of them in one go.
  */
 
 export interface ConfigIssue {

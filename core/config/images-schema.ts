@@ -1,7 +1,7 @@
 /**
  * Images: which paths the edge negotiates, and the transform pipeline's options, bounds
  * and signing (the pipeline runs in the shield; the edge reads only the first part).
- * Bounded everything (DESIGN principle 6): input pixels and bytes, output size, time per
+ * Bounded everything: input pixels and bytes, output size, time per
  * transform, transforms at once and waiting, and distinct variants per source image.
  */
 

@@ -21,7 +21,10 @@ for (const ch of "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJK
 }
 const isTchar = (c: number) => c < 128 && TCHAR[c] === 1;
 const isOWS = (c: number) => c === 0x20 || c === 0x09;
-const NO_PARAMS: Record<string, string> = Object.freeze({}) as Record<string, string>;
+// Parameter names come from the client, so parameter objects have no prototype: on a plain
+// object `__proto__=1` would set nothing (the range then looks parameterless and matches),
+// and reading `params.constructor` would find a function where a value was expected.
+const NO_PARAMS: Record<string, string> = Object.freeze(Object.create(null));
 
 interface Cursor {
   s: string;
@@ -113,7 +116,7 @@ function parseMember(cur: Cursor): MediaRange | null {
     }
     const v = paramValue(cur);
     if (v === null) return null;
-    if (params === NO_PARAMS) params = {};
+    if (params === NO_PARAMS) params = Object.create(null) as Record<string, string>;
     params[name] = v;
   }
   return { type, subtype, q: q / 1000, params };
@@ -123,7 +126,8 @@ function parseMember(cur: Cursor): MediaRange | null {
  * Parses Accept into media ranges in field order. Types, subtypes and parameter names are
  * lowercased (case-insensitive, RFC 9110 §8.3.1); parameter values are kept as sent (unquoted).
  * Invalid members, including those with an invalid q, are skipped. Absent or empty → [].
- * Members without parameters share one frozen empty `params` object.
+ * Members without parameters share one frozen empty `params` object. `params` objects have
+ * no prototype: only the parameters the client sent are found in them.
  */
 export function parseAccept(value: string | null | undefined): MediaRange[] {
   const out: MediaRange[] = [];

@@ -11,24 +11,17 @@
  * it checked itself.
  */
 import { connectionListed, isHopByHop } from "./hop-by-hop.ts";
-import type { HeaderPairs } from "./types.ts";
+import type { HeaderPairs, HeaderReader } from "./types.ts";
 
 /**
  * Who the client is and how it connected: written by proxies, so a client's own copy is
- * a lie until a trusted hop vouches for it. Dropped everywhere; this hop sets its own.
+ * a lie until a trusted hop vouches for it. Dropped everywhere, as is every field named
+ * `X-Forwarded-…` (-For, -Host, -Proto, -Port, -Prefix, -Client-Cert, …); this hop sets
+ * its own.
  */
+const FORWARDED_PREFIX = "x-forwarded-";
 const FORWARDING: ReadonlySet<string> = new Set([
   "forwarded", // RFC 7239
-  "x-forwarded-for",
-  "x-forwarded-host",
-  "x-forwarded-proto",
-  "x-forwarded-port",
-  "x-forwarded-prefix",
-  "x-forwarded-scheme",
-  "x-forwarded-server",
-  "x-forwarded-ssl",
-  "x-forwarded-uri",
-  "x-forwarded-path",
   "front-end-https",
   "x-url-scheme",
   "x-real-ip",
@@ -38,7 +31,10 @@ const FORWARDING: ReadonlySet<string> = new Set([
   "true-client-ip",
   "cf-connecting-ip",
   "cf-connecting-ipv6",
+  "cf-visitor", // {"scheme":"https"}: the scheme Cloudflare saw, trusted by some origins
   "fastly-client-ip",
+  "x-arr-ssl",
+  "x-arr-clientcert",
 ]);
 
 /**
@@ -124,6 +120,7 @@ export function forwardRequestHeaders(
     if (isHopByHop(name) || listed?.has(name) || NEVER.has(name) || FORWARDING.has(name)) {
       continue;
     }
+    if (name.startsWith(FORWARDED_PREFIX)) continue;
     if (URL_OVERRIDES.has(name) || (readOnly && METHOD_OVERRIDES.has(name))) continue;
     if (o.forCache && CONDITIONAL.has(name)) continue;
     if (name === "via") {
@@ -136,4 +133,44 @@ export function forwardRequestHeaders(
   if (o.forwardedFor !== null) out.push(["x-forwarded-for", o.forwardedFor]);
   out.push(["x-forwarded-proto", o.proto], ["x-forwarded-host", o.host]);
   return out;
+}
+
+/** What a hop writes itself into the request it forwards (see forwardRequestHeaders). */
+export interface WrittenFields {
+  readonly host: string;
+  readonly proto: string;
+  /** Computed only if asked for: a response that varies on X-Forwarded-For is rare. */
+  readonly forwardedFor: () => string | null;
+}
+
+/**
+ * The request's fields as the next hop receives them, read without building them: what
+ * the cache key and Vary must look at. A response that varies on X-Forwarded-For was
+ * made for the address this hop sent, not for the one a client claimed, and a field this
+ * policy drops never reached the origin, so it cannot select a response.
+ */
+export function forwardedView(
+  client: HeaderReader,
+  method: string,
+  written: WrittenFields,
+): HeaderReader {
+  const readOnly = method === "GET" || method === "HEAD";
+  return {
+    get(name: string): string | null {
+      const lower = name.toLowerCase();
+      if (lower === "x-forwarded-for") return written.forwardedFor();
+      if (lower === "x-forwarded-host") return written.host;
+      if (lower === "x-forwarded-proto") return written.proto;
+      if (
+        FORWARDING.has(lower) ||
+        lower.startsWith(FORWARDED_PREFIX) ||
+        URL_OVERRIDES.has(lower) ||
+        (readOnly && METHOD_OVERRIDES.has(lower)) ||
+        lower === "expect"
+      ) {
+        return null;
+      }
+      return client.get(name);
+    },
+  };
 }

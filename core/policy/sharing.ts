@@ -24,18 +24,24 @@ import type { Lifetime, LifetimeSource } from "./freshness.ts";
 import type { HeaderReader, PolicyOptions, RequestLike, RuleEffect } from "./types.ts";
 import { captureVary, varyMatches } from "./vary.ts";
 
-/** What a request carried that may have made the origin answer for that client alone. */
-export type Credentials = "none" | "cookie" | "authorization";
+/**
+ * What a request carried that may have made the origin answer for that client alone.
+ * Both may be present, and then both rules apply.
+ */
+export interface Credentials {
+  readonly authorization: boolean;
+  /** A cookie the key does not hold (and cookies are not trusted). */
+  readonly cookie: boolean;
+}
 
 export function requestCredentials(
   headers: HeaderReader,
   options: Pick<PolicyOptions, "trustCookies" | "keyedCookies">,
 ): Credentials {
-  if (headers.get("authorization") !== null) return "authorization";
-  if (!options.trustCookies && hasUnkeyedCookie(headers.get("cookie"), options.keyedCookies)) {
-    return "cookie";
-  }
-  return "none";
+  return {
+    authorization: headers.get("authorization") !== null,
+    cookie: !options.trustCookies && hasUnkeyedCookie(headers.get("cookie"), options.keyedCookies),
+  };
 }
 
 /**

@@ -107,7 +107,7 @@ export function planStorage(input: StorageInput): StoragePlan {
   if (cc.private && cc.privateFields === undefined) return notStored("private");
   const shareableWithAuthorization = allowsAuthorization(cc);
   const credentials = requestCredentials(request.headers, options);
-  if (credentials === "authorization" && !shareableWithAuthorization) {
+  if (credentials.authorization && !shareableWithAuthorization) {
     return notStored("authorization");
   }
   // RFC 9111 allows storing Set-Cookie responses, but one user's cookie must never reach
@@ -122,7 +122,7 @@ export function planStorage(input: StorageInput): StoragePlan {
     heuristicLifetime(status, cc, headers, responseTime, options);
   const lifetime = applyRuleTtl(origin, initialAge, rule);
   if (lifetime === null) return notStored("status");
-  if (credentials === "cookie" && !shareableWithCookie(cc, origin, lifetime, initialAge, rule)) {
+  if (credentials.cookie && !shareableWithCookie(cc, origin, lifetime, initialAge, rule)) {
     return notStored("cookie");
   }
 

@@ -1,7 +1,7 @@
 /**
  * Which configured origin serves a request: by host, then by path prefix. It is the only
  * way a request reaches an origin, so no user input can make the CDN fetch a host that
- * is not configured (DESIGN principle 5); a host no origin serves gets 421 Misdirected
+ * is not configured; a host no origin serves gets 421 Misdirected
  * Request (RFC 9110 §15.5.20) without any fetch.
  *
  * Precedence, as nginx picks a server block before a location inside it: an exact host

@@ -22,22 +22,25 @@ export function mediaTypeOf(format: ImageFormat): string {
   return MEDIA_TYPES[format];
 }
 
-const EXTENSIONS: Readonly<Record<string, ImageFormat>> = {
-  jpg: "jpeg",
-  jpeg: "jpeg",
-  jpe: "jpeg",
-  jfif: "jpeg",
-  png: "png",
-  gif: "gif",
-  webp: "webp",
-  avif: "avif",
-};
+// A Map, not an object literal: the extension comes from the request path, and on a plain
+// object ".constructor" or ".__proto__" would find Object.prototype's members and pass a
+// function or an object on as the image's format.
+const EXTENSIONS: ReadonlyMap<string, ImageFormat> = new Map<string, ImageFormat>([
+  ["jpg", "jpeg"],
+  ["jpeg", "jpeg"],
+  ["jpe", "jpeg"],
+  ["jfif", "jpeg"],
+  ["png", "png"],
+  ["gif", "gif"],
+  ["webp", "webp"],
+  ["avif", "avif"],
+]);
 
 /** The format an image path names by its extension (case-insensitive), or null. */
 export function originalFormatFromPath(path: string): ImageFormat | null {
   const dot = path.lastIndexOf(".");
   if (dot === -1 || path.indexOf("/", dot) !== -1) return null; // no extension in the last segment
-  return EXTENSIONS[path.slice(dot + 1).toLowerCase()] ?? null;
+  return EXTENSIONS.get(path.slice(dot + 1).toLowerCase()) ?? null;
 }
 
 /**

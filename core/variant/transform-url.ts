@@ -191,7 +191,8 @@ export function parseTransformPath(path: string, prefix: string): TransformParse
       return fail(`option "${clip(part)}" must be written name=value`, "invalid_options");
     }
     const written = part.slice(0, eq);
-    const name = ALIASES[written] ?? written;
+    // The written name is the client's: only the table's own entries are aliases.
+    const name = Object.hasOwn(ALIASES, written) ? (ALIASES[written] as string) : written;
     const spec = OPTIONS.get(name);
     if (spec === undefined) {
       return fail(`unknown option "${clip(written)}"`, "unknown_option", clip(written));

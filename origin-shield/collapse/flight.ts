@@ -249,7 +249,7 @@ async function handleResponse(
     if (marksHitForMiss(plan.reason, res.status, credentials)) {
       // Varnish's hit-for-miss: later requests skip the queue and fetch on their own.
       const until = responseTime + ctx.config.shield.collapse.uncacheableTtl * 1000;
-      ctx.uncacheable.mark(job.primary, until, credentials === "cookie");
+      ctx.uncacheable.mark(job.primary, until, credentials.cookie);
     }
   }
   if (!storing) {
@@ -365,7 +365,7 @@ function marksHitForMiss(
   status: number,
   credentials: Credentials,
 ): boolean {
-  if (status >= 500 || status === 429 || credentials === "authorization") return false;
+  if (status >= 500 || status === 429 || credentials.authorization) return false;
   return reason !== "authorization" && reason !== "request-no-store" && reason !== "method";
 }
 

@@ -158,6 +158,21 @@ describe("X-Forwarded-For", () => {
     expect(origin.requests[0]?.headers["x-forwarded-for"]).toBe("203.0.113.7, 10.1.2.3, 127.0.0.1");
   });
 
+  it("a response varying on X-Forwarded-For is selected by the chain the shield sent, not the one claimed", async () => {
+    const { origin, t } = await h.start((req, res) => {
+      res.writeHead(200, { "cache-control": "max-age=60", vary: "X-Forwarded-For" });
+      res.end(`for ${req.headers["x-forwarded-for"]}`);
+    });
+    const base = await t.listen();
+    const a = await get(base, "/geo", { "x-forwarded-for": "1.1.1.1" });
+    expect(a.body).toBe("for 127.0.0.1");
+    // Another client claiming another address is, to the origin, the same peer.
+    const b = await get(base, "/geo", { "x-forwarded-for": "2.2.2.2" });
+    expect(b.cs).toMatch(/^shield; hit/);
+    expect(b.body).toBe("for 127.0.0.1");
+    expect(origin.count()).toBe(1);
+  });
+
   it("a bad trustedProxies entry stops the shield at startup, naming the field", async () => {
     await expect(
       h.start(undefined, { shield: { trustedProxies: ["10.0.0.0/33"] } }),

@@ -5,7 +5,7 @@
  * normalised Accept-Encoding), without copying every field on the hit path.
  */
 import type { OriginConfig } from "../../core/config/index.ts";
-import type { HeaderReader } from "../../core/policy/index.ts";
+import { forwardedView, type HeaderReader } from "../../core/policy/index.ts";
 import type { EntryStore } from "../cache/entry-store.ts";
 import type { EdgeRuntime } from "../config/runtime.ts";
 import { normaliseAcceptEncoding } from "../request/accept-encoding.ts";
@@ -52,12 +52,19 @@ export interface SentFields {
 }
 
 /**
- * The fields of the request a cacheable miss forwards, read without building them. The
- * X-Forwarded fields are the ones this hop writes, not the client's: a response that
- * varies on X-Forwarded-For was stored for the address the edge sent, and a client who
- * claims that address must not be handed it.
+ * The fields of the request a cacheable miss forwards, read without building them: the
+ * request-header policy's view (core forwardedView: the X-Forwarded fields this hop
+ * writes, and nothing it drops), with the negotiated Accept and the normalised
+ * Accept-Encoding this hop sends. A response that varies on X-Forwarded-For was stored
+ * for the address the edge sent, and a client who claims that address must not be
+ * handed it. A cacheable miss is fetched as a GET.
  */
 export function policyView(client: Headers, sent: SentFields): HeaderReader {
+  const forwarded = forwardedView(client, "GET", {
+    host: sent.host,
+    proto: sent.scheme,
+    forwardedFor: () => sent.forwardedFor,
+  });
   let encoding: string | null | undefined;
   return {
     get(name: string): string | null {
@@ -67,14 +74,8 @@ export function policyView(client: Headers, sent: SentFields): HeaderReader {
         case "accept-encoding":
           if (encoding === undefined) encoding = normaliseAcceptEncoding(client.get(name));
           return encoding;
-        case "x-forwarded-for":
-          return sent.forwardedFor;
-        case "x-forwarded-host":
-          return sent.host;
-        case "x-forwarded-proto":
-          return sent.scheme;
         default:
-          return client.get(name);
+          return forwarded.get(name);
       }
     },
   };

@@ -68,7 +68,7 @@ export function withoutUnstored(meta: EntryMeta): EntryMeta {
 /**
  * Split `body` and write one branch to the cache in the background; returns the branch
  * for the client. A body that errors half-way makes the write fail, so a truncated
- * response is never stored (DESIGN principle 1).
+ * response is never stored.
  */
 export function storeInBackground(
   er: EdgeRequest,
