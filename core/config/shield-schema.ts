@@ -93,9 +93,9 @@ const ServerSchema = z
       .default(5_000)
       .describe("How long an idle keep-alive connection stays open, ms. Default 5000."),
     sendTimeoutMs: millis
-      .default(30_000)
+      .default(10_000)
       .describe(
-        "Longest a client may stop reading a response before its connection is closed, ms: a reader that stalls never holds an origin connection or the fill of an object beyond it. Default 30000.",
+        "Longest a response may wait on a client that takes none of its bytes before the connection is closed, ms (like nginx's send_timeout: the time between two writes that make progress): a reader that stalls never holds an origin connection or the fill of an object beyond it. Default 10000.",
       ),
     maxConnections: z
       .number()
@@ -133,7 +133,7 @@ const TablesSchema = z
     imageUrlsBytes: bytes
       .default(8 * MiB)
       .describe(
-        "Bytes of the memo of transform URLs already resolved (by URL and Accept); least recently used forgotten first. Default 8388608 (8 MiB).",
+        "Bytes of the memo of transform URLs already resolved (by URL and Accept; URLs over 2 KiB are resolved each time instead); least recently used forgotten first. Default 8388608 (8 MiB).",
       ),
   })
   .describe(

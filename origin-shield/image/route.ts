@@ -36,6 +36,9 @@ export interface ResolvedImage {
   readonly url: string;
 }
 
+/** Longest URL-and-Accept the memo keeps, characters. */
+const MEMO_MAX_KEY = 2_048;
+
 export function imageRequest(
   ctx: ShieldContext,
   req: ShieldRequest,
@@ -54,7 +57,9 @@ export function imageRequest(
     const out = resolve(ctx, p, accept);
     if ("status" in out) return out;
     r = out;
-    ctx.images.resolved.set(memoKey, r);
+    // A URL far longer than a site's own is resolved each time instead: a burst of them
+    // would otherwise push the ordinary URLs out of the (byte-bounded) memo.
+    if (memoKey.length <= MEMO_MAX_KEY) ctx.images.resolved.set(memoKey, r);
   }
   const url = { ...p.url, path: r.path, url: r.url };
   const res = cacheable(ctx, req, { ...p, url, image: r.job });

@@ -87,7 +87,15 @@ function write(
     res.end(body);
     // What the socket could not take at once waits in memory: close a client that stops
     // reading it. Most hits fit in the socket's buffers and never start the watch.
-    if (res.writableNeedDrain) watchStall(res, sendTimeoutMs);
+    const socket = res.socket;
+    if (res.writableNeedDrain && socket !== null) {
+      res.setTimeout(sendTimeoutMs, () => res.destroy());
+      // Once all of it is with the kernel the client may read the rest at leisure; a
+      // keep-alive connection gets Node's own idle timeout back instead.
+      res.once("finish", () => {
+        if (!res.shouldKeepAlive) socket.setTimeout(0);
+      });
+    }
     done(r, body.length, true);
   } else {
     void pipe(body, res, sendTimeoutMs).then(({ bytes, complete }) => done(r, bytes, complete));
@@ -95,41 +103,26 @@ function write(
 }
 
 /**
- * Destroy the response's connection when the bytes waiting to be sent have not moved
- * for `ms`: a client that stops reading must not hold memory (or, through a stream, an
- * origin connection) for ever. A slow client that keeps reading is never cut.
+ * Resolves true on 'drain', false when no write made progress for `ms` (or the response
+ * closed), the rule of nginx's send_timeout. Node's socket timeout is the clock: it
+ * fires only when the write in progress has not moved, and it is armed only while this
+ * side has bytes the client has not taken (a slow origin is not the client's fault).
  */
-function watchStall(res: ServerResponse, ms: number): void {
-  let last = -1;
-  const timer = setInterval(() => {
-    const pending = res.socket?.writableLength ?? 0;
-    if (res.writableFinished || res.destroyed || pending === 0) stop();
-    else if (pending === last) {
-      stop();
-      res.destroy();
-    } else last = pending;
-  }, ms);
-  const stop = () => {
-    clearInterval(timer);
-    res.off("close", stop);
-  };
-  res.on("close", stop);
-}
-
-/** Resolves true on 'drain', false when none came within `ms` (or the response closed). */
 function drained(res: ServerResponse, ms: number): Promise<boolean> {
   return new Promise<boolean>((resolve) => {
     const finish = (ok: boolean) => {
-      clearTimeout(timer);
       res.off("drain", onDrain);
-      res.off("close", onClose);
+      res.off("close", onStop);
+      res.off("timeout", onStop);
+      if (!res.destroyed) res.setTimeout(0);
       resolve(ok);
     };
     const onDrain = () => finish(true);
-    const onClose = () => finish(false);
-    const timer = setTimeout(() => finish(false), ms);
+    const onStop = () => finish(false);
     res.on("drain", onDrain);
-    res.on("close", onClose);
+    res.on("close", onStop);
+    res.on("timeout", onStop);
+    res.setTimeout(ms);
   });
 }
 

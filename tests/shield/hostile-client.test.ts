@@ -223,6 +223,47 @@ describe("slow readers and a busy origin", () => {
     expect(cut).toBeGreaterThanOrEqual(4);
   });
 
+  it.each([
+    ["a stored object, sent in one write", "max-age=60"],
+    ["an uncacheable body, streamed", "no-store"],
+  ])(
+    "a client that reads steadily is not cut, though the whole body takes longer than sendTimeoutMs: %s",
+    async (_name, cacheControl) => {
+      const size = 8 * 1024 * 1024;
+      const body = Buffer.alloc(size, 97);
+      const { t } = await h.start(
+        (_req, res) => {
+          res.writeHead(200, { "cache-control": cacheControl, "content-length": String(size) });
+          res.end(body);
+        },
+        { shield: { server: { sendTimeoutMs: 2_000 } } },
+      );
+      const base = await t.listen();
+      if (cacheControl !== "no-store") await get(base, "/big");
+      // About 3 MB/s, so near 3 s for the body: progress all the way, if in the bursts
+      // TCP's window updates allow.
+      const started = Date.now();
+      const received = await new Promise<number>((resolve, reject) => {
+        const { port } = new URL(base);
+        const s = connect(Number(port), "127.0.0.1", () => {
+          s.write("GET /big HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+        });
+        sockets.push(s);
+        let n = 0;
+        s.on("data", (c: Buffer) => {
+          n += c.length;
+          s.pause();
+          setTimeout(() => s.resume(), Math.ceil(c.length / 3_000));
+        });
+        s.on("close", () => resolve(n));
+        s.on("error", reject);
+      });
+      expect(received).toBeGreaterThan(size);
+      expect(Date.now() - started).toBeGreaterThan(2_000);
+    },
+    30_000,
+  );
+
   it("when every origin connection stays busy, a miss gets 503 origin_busy after a bounded wait", async () => {
     const { t } = await h.start(
       async (req, res) => {

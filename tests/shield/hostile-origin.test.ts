@@ -6,7 +6,12 @@
 import type { Socket } from "node:net";
 import { Agent, request } from "undici";
 import { afterEach, describe, expect, it } from "vitest";
-import { type HostileOrigin, head, startHostileOrigin } from "../helpers/hostile-origin.ts";
+import {
+  type HostileOrigin,
+  head,
+  startHostileOrigin,
+  trickle,
+} from "../helpers/hostile-origin.ts";
 import { sleep } from "../helpers/origin.ts";
 import { type TestShield, testShield } from "../helpers/shield.ts";
 import { harness } from "./support.ts";
@@ -119,6 +124,22 @@ describe("bodies that are not provably complete are never stored", () => {
     expect(again.cs).toMatch(/^shield; hit/);
     expect(again.body).toBe("part one, part two");
     expect(raw?.count()).toBe(1);
+  });
+
+  it("a body that trickles, then stalls past shield.origin.bodyTimeoutMs, is cut and not stored", async () => {
+    raw = await startHostileOrigin(async (socket) => {
+      socket.write(head("200 OK", { "Cache-Control": "max-age=60", Connection: "close" }));
+      await trickle(socket, Buffer.from("slow and then nothing"), 4, 50);
+      // …and then silence, the connection left open.
+    });
+    t = testShield(raw.url, { shield: { origin: { bodyTimeoutMs: 400 } } }, { realClock: true });
+    const base = await t.listen();
+    const started = Date.now();
+    const r = await get(base, "/stall");
+    expect(r.whole).toBe(false);
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect((await get(base, "/stall")).cs).not.toMatch(/hit/);
+    expect(raw.count()).toBe(2);
   });
 
   it("a chunked body cut before its last chunk is not stored", async () => {
