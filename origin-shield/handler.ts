@@ -137,7 +137,7 @@ function prepare(ctx: ShieldContext, req: ShieldRequest): Prepared | ShieldRespo
     reader: forwardedView(nodeHeaderReader(headers), req.method, {
       host: url.host,
       proto,
-      forwardedFor: () => forwardedFor(ctx, req),
+      forwardedFor: forwardedFor(ctx, req),
     }),
     url,
     origin,

@@ -95,7 +95,7 @@ const ServerSchema = z
     sendTimeoutMs: millis
       .default(10_000)
       .describe(
-        "Longest a response may wait on a client that takes none of its bytes before the connection is closed, ms (like nginx's send_timeout: the time between two writes that make progress): a reader that stalls never holds an origin connection or the fill of an object beyond it. Default 10000.",
+        "How long a response may wait on a client that takes none of its bytes before the connection is closed, ms (like nginx's send_timeout). Progress is checked every sendTimeoutMs, so a client that stops reading is cut between one and two of them later, and one that keeps reading is not cut. A stalled reader never holds an origin connection, or the fill of an object other clients read, longer than that. Default 10000.",
       ),
     maxConnections: z
       .number()

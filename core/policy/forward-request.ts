@@ -139,38 +139,56 @@ export function forwardRequestHeaders(
 export interface WrittenFields {
   readonly host: string;
   readonly proto: string;
-  /** Computed only if asked for: a response that varies on X-Forwarded-For is rare. */
-  readonly forwardedFor: () => string | null;
+  readonly forwardedFor: string | null;
 }
 
 /**
  * The request's fields as the next hop receives them, read without building them: what
  * the cache key and Vary must look at. A response that varies on X-Forwarded-For was
  * made for the address this hop sent, not for the one a client claimed, and a field this
- * policy drops never reached the origin, so it cannot select a response.
+ * policy drops never reached the origin, so it cannot select a response. A class, not a
+ * closure: one is made per request on the hit path.
  */
+export class ForwardedView implements HeaderReader {
+  readonly #client: HeaderReader;
+  readonly #readOnly: boolean;
+  readonly #written: WrittenFields;
+
+  constructor(client: HeaderReader, method: string, written: WrittenFields) {
+    this.#client = client;
+    this.#readOnly = method === "GET" || method === "HEAD";
+    this.#written = written;
+  }
+
+  get(name: string): string | null {
+    // Every field this policy writes or drops starts with c, e, f, t or x: the names a
+    // hit reads (authorization, if-none-match, range, accept…) go straight through.
+    const first = name.charCodeAt(0) | 0x20;
+    if (first !== 0x78 && first !== 0x63 && first !== 0x66 && first !== 0x74 && first !== 0x65) {
+      return this.#client.get(name);
+    }
+    const lower = name.toLowerCase();
+    if (lower === "x-forwarded-for") return this.#written.forwardedFor;
+    if (lower === "x-forwarded-host") return this.#written.host;
+    if (lower === "x-forwarded-proto") return this.#written.proto;
+    if (
+      FORWARDING.has(lower) ||
+      lower.startsWith(FORWARDED_PREFIX) ||
+      URL_OVERRIDES.has(lower) ||
+      (this.#readOnly && METHOD_OVERRIDES.has(lower)) ||
+      lower === "expect"
+    ) {
+      return null;
+    }
+    return this.#client.get(name);
+  }
+}
+
+/** A ForwardedView (see there). */
 export function forwardedView(
   client: HeaderReader,
   method: string,
   written: WrittenFields,
 ): HeaderReader {
-  const readOnly = method === "GET" || method === "HEAD";
-  return {
-    get(name: string): string | null {
-      const lower = name.toLowerCase();
-      if (lower === "x-forwarded-for") return written.forwardedFor();
-      if (lower === "x-forwarded-host") return written.host;
-      if (lower === "x-forwarded-proto") return written.proto;
-      if (
-        FORWARDING.has(lower) ||
-        lower.startsWith(FORWARDED_PREFIX) ||
-        URL_OVERRIDES.has(lower) ||
-        (readOnly && METHOD_OVERRIDES.has(lower)) ||
-        lower === "expect"
-      ) {
-        return null;
-      }
-      return client.get(name);
-    },
-  };
+  return new ForwardedView(client, method, written);
 }

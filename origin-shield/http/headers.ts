@@ -20,8 +20,13 @@ function own(h: NodeHeaders, name: string): string | string[] | undefined {
 export function nodeHeaderReader(h: NodeHeaders): HeaderReader {
   return {
     get(name: string): string | null {
-      const v = own(h, name) ?? own(h, name.toLowerCase());
-      if (v === undefined) return null;
+      let v = own(h, name);
+      if (v === undefined) {
+        const lower = name.toLowerCase();
+        if (lower === name) return null;
+        v = own(h, lower);
+        if (v === undefined) return null;
+      }
       return typeof v === "string" ? v : v.join(", ");
     },
   };

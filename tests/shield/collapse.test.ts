@@ -56,10 +56,15 @@ describe("collapsing concurrent misses", () => {
       expect(r.body.equals(payload)).toBe(true);
     }
     const statuses = results.map((r) => cacheStatus(r.headers));
-    expect(statuses.filter((s) => s.endsWith("collapsed")).length).toBe(499);
+    // One leader; every other request waited on its fetch, or, on a machine so busy that
+    // it arrived after the fill had ended, was a hit.
     expect(
       statuses.filter((s) => s === "shield; fwd=uri-miss; fwd-status=200; stored").length,
     ).toBe(1);
+    const followers = statuses.filter((s) => s.endsWith("collapsed")).length;
+    const hits = statuses.filter((s) => s.startsWith("shield; hit")).length;
+    expect(followers + hits).toBe(499);
+    expect(followers).toBeGreaterThan(400);
     // And then it is a hit.
     const after = await get(base, "/big");
     expect(cacheStatus(after.headers)).toMatch(/^shield; hit/);

@@ -63,7 +63,7 @@ export function policyView(client: Headers, sent: SentFields): HeaderReader {
   const forwarded = forwardedView(client, "GET", {
     host: sent.host,
     proto: sent.scheme,
-    forwardedFor: () => sent.forwardedFor,
+    forwardedFor: sent.forwardedFor,
   });
   let encoding: string | null | undefined;
   return {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import {
   type ForwardRequestOptions,
+  forwardedView,
   forwardRequestHeaders,
   type HeaderPairs,
 } from "../../../core/policy/index.ts";
@@ -238,5 +239,76 @@ describe("forwardRequestHeaders: what this hop writes", () => {
       OPTIONS,
     );
     expect(out).toEqual([["accept", "text/html"], ...OWN]);
+  });
+});
+
+describe("forwardedView: the request as the next hop receives it, for the key and Vary", () => {
+  const client = new Headers({
+    "X-Forwarded-For": "6.6.6.6",
+    "X-Forwarded-Host": "evil.example",
+    "X-Forwarded-Proto": "javascript",
+    "X-Forwarded-Port": "1",
+    Forwarded: "for=6.6.6.6",
+    "True-Client-IP": "6.6.6.6",
+    "CF-Connecting-IP": "6.6.6.6",
+    "Fastly-Client-IP": "6.6.6.6",
+    "Client-IP": "6.6.6.6",
+    "X-Original-URL": "/admin",
+    "X-HTTP-Method-Override": "DELETE",
+    Expect: "100-continue",
+    Accept: "text/html",
+    Cookie: "a=1",
+    "X-Device": "mobile",
+  });
+  const view = forwardedView(client, "GET", {
+    host: "www.example.com",
+    proto: "https",
+    forwardedFor: "203.0.113.7",
+  });
+
+  it("reads the X-Forwarded fields this hop writes, not the client's", () => {
+    expect(view.get("x-forwarded-host")).toBe("www.example.com");
+    expect(view.get("X-Forwarded-Proto")).toBe("https");
+    expect(view.get("x-forwarded-for")).toBe("203.0.113.7");
+  });
+
+  it.each([
+    "x-forwarded-port",
+    "Forwarded",
+    "true-client-ip",
+    "CF-Connecting-IP",
+    "fastly-client-ip",
+    "client-ip",
+    "X-Original-URL",
+    "x-http-method-override",
+    "expect",
+  ])("reads %s as absent: it never reaches the origin", (name) => {
+    expect(view.get(name)).toBeNull();
+  });
+
+  it("passes every other field through, in any case", () => {
+    expect(view.get("accept")).toBe("text/html");
+    expect(view.get("Cookie")).toBe("a=1");
+    expect(view.get("x-device")).toBe("mobile");
+    expect(view.get("authorization")).toBeNull();
+  });
+
+  it("keeps a method override on a POST, as forwardRequestHeaders does", () => {
+    const post = forwardedView(client, "POST", {
+      host: "h",
+      proto: "http",
+      forwardedFor: null,
+    });
+    expect(post.get("x-http-method-override")).toBe("DELETE");
+    expect(post.get("x-original-url")).toBeNull();
+  });
+
+  it("every field forwardRequestHeaders drops from a GET reads as absent (same lists)", () => {
+    const names = [...client.keys()];
+    const sent = new Set(forward([...client], { forCache: false }).map(([n]) => n));
+    for (const name of names) {
+      if (["x-forwarded-for", "x-forwarded-host", "x-forwarded-proto"].includes(name)) continue;
+      expect(view.get(name) === null, name).toBe(!sent.has(name));
+    }
   });
 });
