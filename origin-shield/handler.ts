@@ -18,9 +18,9 @@ import {
   forwardReason,
   hitMember,
   isSafeMethod,
+  NO_CREDENTIALS,
   requestCredentials,
   revalidationHeaders,
-  withoutCredentials,
   withoutStale,
 } from "../core/policy/index.ts";
 import { routeOrigin } from "../core/routing/index.ts";
@@ -246,12 +246,10 @@ function fillJob(
       withBody: false,
       extra: o.conditional,
     }),
+    request: { method: "GET", headers: p.reader },
     // A variant is made from a source fetched without the client's credentials, so they
     // have no say in whom it may be shared with.
-    request: {
-      method: "GET",
-      headers: image === undefined ? p.reader : withoutCredentials(p.reader),
-    },
+    credentials: image === undefined ? requestCredentials(p.reader, ctx.options) : NO_CREDENTIALS,
     path: image?.sourcePath ?? p.url.path,
     revalidating: o.entry,
     shared: o.shared,

@@ -66,18 +66,11 @@ export function hasUnkeyedCookie(header: string | null, keyed: readonly string[]
 }
 
 /**
- * The request's fields without its credentials: for deciding about a response that was
- * not fetched with them (a stored body a 304 renewed, an image made from a source
- * fetched anonymously), where only its other fields (Vary) still matter.
+ * For a response that was not fetched with the request's credentials, whatever that
+ * request carries: a stored body a 304 renewed for another client (it was stored, so it
+ * passed the rule when it was fetched), an image made from a source fetched anonymously.
  */
-export function withoutCredentials(headers: HeaderReader): HeaderReader {
-  return {
-    get(name: string): string | null {
-      const lower = name.toLowerCase();
-      return lower === "cookie" || lower === "authorization" ? null : headers.get(name);
-    },
-  };
-}
+export const NO_CREDENTIALS: Credentials = { authorization: false, cookie: false };
 
 /** §3.5: what lets a response to a request with Authorization be shared. */
 export function shareableWithAuthorization(cc: CacheControl): boolean {

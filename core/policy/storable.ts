@@ -11,6 +11,7 @@ import {
 import { withoutHopByHop } from "./hop-by-hop.ts";
 import {
   shareableWithAuthorization as allowsAuthorization,
+  type Credentials,
   isExplicitLifetime,
   requestCredentials,
   shareableWithCookie,
@@ -54,6 +55,12 @@ export interface StorageInput {
   /** The TTL rule that matched this response, if any (core/rules). */
   readonly rule?: RuleEffect | undefined;
   readonly options: PolicyOptions;
+  /**
+   * The credentials the body was fetched with, when they are not the request's (the
+   * request still selects it by its Vary values): NO_CREDENTIALS for a stored body a 304
+   * renewed, or an image variant made from a source fetched anonymously.
+   */
+  readonly credentials?: Credentials | undefined;
 }
 
 /**
@@ -106,7 +113,7 @@ export function planStorage(input: StorageInput): StoragePlan {
   // §5.2.2.7: the qualified form only forbids storing the listed fields.
   if (cc.private && cc.privateFields === undefined) return notStored("private");
   const shareableWithAuthorization = allowsAuthorization(cc);
-  const credentials = requestCredentials(request.headers, options);
+  const credentials = input.credentials ?? requestCredentials(request.headers, options);
   if (credentials.authorization && !shareableWithAuthorization) {
     return notStored("authorization");
   }

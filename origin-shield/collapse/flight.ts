@@ -19,9 +19,8 @@ import type {
 import {
   notModifiedSelects,
   planStorage,
+  NO_CREDENTIALS,
   refreshFromNotModified,
-  requestCredentials,
-  withoutCredentials,
 } from "../../core/policy/index.ts";
 import { matchResponseRule } from "../../core/rules/index.ts";
 import type { ShieldContext } from "../context.ts";
@@ -69,6 +68,8 @@ export interface FillJob {
   readonly headers: string[];
   /** The request that the response will be stored for (its Vary values select it). */
   readonly request: RequestLike;
+  /** What the response is fetched with, for the sharing rule (core/policy/sharing.ts). */
+  readonly credentials: Credentials;
   readonly path: string;
   /** The stale entry being revalidated, when the fill is conditional. */
   readonly revalidating?: StoredObject | undefined;
@@ -193,9 +194,10 @@ async function handleResponse(
           : refreshFromNotModified({
               entry: entry.meta,
               notModified: headers,
+              request: job.request,
               // The stored body was not fetched for this request: whose cookie revalidated
               // it says nothing about whom it may be shared with (its Vary values still do).
-              request: { method: "GET", headers: withoutCredentials(job.request.headers) },
+              credentials: NO_CREDENTIALS,
               requestTime,
               responseTime,
               rule: ruleFor(
@@ -229,6 +231,7 @@ async function handleResponse(
       ? { store: false, reason: "source-not-stored" }
       : planStorage({
           request: job.request,
+          credentials: job.credentials,
           response: { status: res.status, headers },
           requestTime,
           responseTime,
@@ -245,11 +248,10 @@ async function handleResponse(
   }
   if (plan.store) ctx.uncacheable.clear(job.primary);
   else {
-    const credentials = requestCredentials(job.request.headers, ctx.options);
-    if (marksHitForMiss(plan.reason, res.status, credentials)) {
+    if (marksHitForMiss(plan.reason, res.status, job.credentials)) {
       // Varnish's hit-for-miss: later requests skip the queue and fetch on their own.
       const until = responseTime + ctx.config.shield.collapse.uncacheableTtl * 1000;
-      ctx.uncacheable.mark(job.primary, until, credentials.cookie);
+      ctx.uncacheable.mark(job.primary, until, job.credentials.cookie);
     }
   }
   if (!storing) {

@@ -13,8 +13,8 @@ import {
   refreshFromNotModified,
   revalidationHeaders,
   type StoragePlan,
+  NO_CREDENTIALS,
   staleOnErrorMember,
-  withoutCredentials,
 } from "../../core/policy/index.ts";
 import { discard } from "../cache/body.ts";
 import type { StoredEntry } from "../cache/entry-store.ts";
@@ -34,9 +34,10 @@ import { upstreamError } from "./upstream-error.ts";
 function renew(er: EdgeRequest, meta: EntryMeta, c: CacheFetch, notModified: Headers): StoragePlan {
   const stored = { get: (n: string) => pairValue(meta.headers, n) };
   const plan = refreshFromNotModified({
+    request: { method: "GET", headers: c.headers },
     // The stored body was not fetched for this request: its cookie says nothing about
     // whom that body may be shared with (its Vary values still select it).
-    request: { method: "GET", headers: withoutCredentials(c.headers) },
+    credentials: NO_CREDENTIALS,
     entry: meta,
     notModified,
     requestTime: c.requestTime,

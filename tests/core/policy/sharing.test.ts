@@ -9,6 +9,7 @@ import {
   followerMayShare,
   followerMayShareError,
   hasUnkeyedCookie,
+  NO_CREDENTIALS,
   type NotStoredReason,
   type PolicyOptions,
   planStorage,
@@ -16,7 +17,6 @@ import {
   requestCredentials,
   selectsFor,
   wasFresh,
-  withoutCredentials,
 } from "../../../core/policy/index.ts";
 import {
   HTTP_T0,
@@ -298,30 +298,38 @@ describe("followerMayShareError: an origin's error handed to collapsed requests"
   });
 });
 
-describe("withoutCredentials", () => {
-  const h = withoutCredentials(
-    new Headers({ cookie: "sid=1", authorization: "Bearer t", accept: "text/html" }),
-  );
-
-  it.each<[name: string, value: string | null]>([
-    ["cookie", null],
-    ["Cookie", null],
-    ["AUTHORIZATION", null],
-    ["authorization", null],
-    ["accept", "text/html"],
-    ["Accept", "text/html"],
-    ["accept-language", null],
-  ])("get(%j) → %j", (name, value) => {
-    expect(h.get(name)).toBe(value);
+describe("planStorage with the credentials the body was fetched with (NO_CREDENTIALS)", () => {
+  it("a body a 304 renews for a request with a cookie stays stored, and its Vary still selects it", () => {
+    const entry = stored({
+      "last-modified": httpDate(T0 - 86_400_000),
+      vary: "Cookie",
+      etag: '"e"',
+    });
+    const bob = request("GET", { cookie: "session=bob" });
+    const renewed = planStorage({
+      request: bob,
+      credentials: NO_CREDENTIALS,
+      response: response(200, { "last-modified": httpDate(T0 - 86_400_000), vary: "Cookie" }),
+      requestTime: T0,
+      responseTime: T0,
+      options: options(),
+    });
+    expect(renewed.store).toBe(true);
+    // Vary is captured from the request that is really asking, cookie and all.
+    expect(renewed.store && selectsFor(renewed.meta, bob)).toBe("ok");
+    expect(renewed.store && selectsFor(renewed.meta, request("GET"))).toBe("vary-miss");
+    expect(entry.vary?.fields).toEqual(["cookie"]);
   });
 
-  it("a request without its credentials is selected as an anonymous one", () => {
-    const entry = stored({ "cache-control": "max-age=60", vary: "Cookie" });
-    const withCookie = request("GET", { cookie: "sid=1" });
-    expect(selectsFor(entry, withCookie)).toBe("vary-miss");
-    expect(
-      selectsFor(entry, { method: "GET", headers: withoutCredentials(withCookie.headers) }),
-    ).toBe("ok");
+  it("without the override, the same request's cookie makes a heuristic page unshareable", () => {
+    const plan = planStorage({
+      request: request("GET", { cookie: "session=bob" }),
+      response: response(200, { "last-modified": httpDate(T0 - 86_400_000) }),
+      requestTime: T0,
+      responseTime: T0,
+      options: options(),
+    });
+    expect(plan).toEqual({ store: false, reason: "cookie" });
   });
 });
 
