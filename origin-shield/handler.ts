@@ -11,7 +11,7 @@
 import type { OriginConfig } from "../core/config/index.ts";
 import { hasAnyCookie } from "../core/key/cookies.ts";
 import { buildCacheKey, type NormalisedUrl, normaliseUrl } from "../core/key/index.ts";
-import type { Decision, HeaderReader } from "../core/policy/index.ts";
+import type { Credentials, Decision, HeaderReader } from "../core/policy/index.ts";
 import {
   decide,
   forwardedView,
@@ -64,6 +64,8 @@ export interface Prepared {
   readonly origin: OriginConfig;
   readonly proto: string;
   readonly authority: string;
+  /** The X-Forwarded-For chain this node vouches for (http/client-address.ts). */
+  readonly forwardedFor: string | null;
   /** An image variant (image/route.ts): made by transforming its source, not fetched. */
   readonly image?: ImageJob | undefined;
 }
@@ -132,17 +134,19 @@ function prepare(ctx: ShieldContext, req: ShieldRequest): Prepared | ShieldRespo
       `no origin is configured for ${parsed.hostname}${url.path}`,
     );
   }
+  const chain = forwardedFor(ctx, req);
   return {
     // What the origin will receive, as the key and Vary must see it (core forwardedView).
     reader: forwardedView(nodeHeaderReader(headers), req.method, {
       host: url.host,
       proto,
-      forwardedFor: forwardedFor(ctx, req),
+      forwardedFor: chain,
     }),
     url,
     origin,
     proto,
     authority: parsed.authority,
+    forwardedFor: chain,
   };
 }
 
@@ -208,7 +212,12 @@ export function cacheable(
       // A request with Authorization, or for a key known not to be shareable, fetches
       // on its own: it must not wait on, or be waited on by, anyone else's fetch.
       const shared = !credentials.authorization && !hitForMiss;
-      const job = fillJob(ctx, req, p, primary, { conditional: [], entry: undefined, shared });
+      const job = fillJob(ctx, req, p, primary, {
+        conditional: [],
+        entry: undefined,
+        shared,
+        credentials,
+      });
       let fwd = forwardReason(d) ?? "miss";
       // RFC 9211 §2.2: responses for the URI are stored, but not for this request's
       // values of their Vary fields (the tier's lookup cannot tell the two apart).
@@ -228,7 +237,13 @@ function fillJob(
   req: ShieldRequest,
   p: Prepared,
   primary: string,
-  o: { conditional: [string, string][]; entry: StoredObject | undefined; shared: boolean },
+  o: {
+    conditional: [string, string][];
+    entry: StoredObject | undefined;
+    shared: boolean;
+    /** The request's, when already read. */
+    credentials?: Credentials;
+  },
 ): FillJob {
   const image = p.image;
   return {
@@ -239,7 +254,7 @@ function fillJob(
     headers: forwardHeaders(req.headers, {
       method: "GET",
       via: ctx.name,
-      forwardedFor: forwardedFor(ctx, req),
+      forwardedFor: p.forwardedFor,
       proto: p.proto,
       host: p.url.host,
       fill: true,
@@ -249,7 +264,10 @@ function fillJob(
     request: { method: "GET", headers: p.reader },
     // A variant is made from a source fetched without the client's credentials, so they
     // have no say in whom it may be shared with.
-    credentials: image === undefined ? requestCredentials(p.reader, ctx.options) : NO_CREDENTIALS,
+    credentials:
+      image !== undefined
+        ? NO_CREDENTIALS
+        : (o.credentials ?? requestCredentials(p.reader, ctx.options)),
     path: image?.sourcePath ?? p.url.path,
     revalidating: o.entry,
     shared: o.shared,
@@ -283,7 +301,7 @@ function revalidateInBackground(
 }
 
 /** The X-Forwarded-For chain this node vouches for (http/client-address.ts). */
-export function forwardedFor(ctx: ShieldContext, req: ShieldRequest): string | null {
+function forwardedFor(ctx: ShieldContext, req: ShieldRequest): string | null {
   const claimed = req.headers["x-forwarded-for"];
   const chain = Object.hasOwn(req.headers, "x-forwarded-for") ? claimed : undefined;
   return ctx.proxies.forwardedFor(

@@ -7,7 +7,7 @@ import type { CacheStatusMember } from "../core/http/cache-status.ts";
 import { normaliseUrl } from "../core/key/index.ts";
 import { forwardedMember, type HeaderReader, invalidatedUrls } from "../core/policy/index.ts";
 import type { ShieldContext } from "./context.ts";
-import { forwardedFor, type Prepared, type ShieldRequest } from "./handler.ts";
+import type { Prepared, ShieldRequest } from "./handler.ts";
 import { pairsSource } from "./http/headers.ts";
 import { classify } from "./origin/client.ts";
 import { forwardHeaders } from "./origin/forward.ts";
@@ -33,7 +33,7 @@ export async function pass(
   const headers = forwardHeaders(req.headers, {
     method: req.method,
     via: ctx.name,
-    forwardedFor: forwardedFor(ctx, req),
+    forwardedFor: p.forwardedFor,
     proto: p.proto,
     host: p.url.host,
     fill: false,

@@ -17,9 +17,9 @@ import type {
   StoragePlan,
 } from "../../core/policy/index.ts";
 import {
+  NO_CREDENTIALS,
   notModifiedSelects,
   planStorage,
-  NO_CREDENTIALS,
   refreshFromNotModified,
 } from "../../core/policy/index.ts";
 import { matchResponseRule } from "../../core/rules/index.ts";
