@@ -9,11 +9,11 @@ import {
   forwardedMember,
   forwardReason,
   mayServeStaleOnError,
+  NO_CREDENTIALS,
   notModifiedSelects,
   refreshFromNotModified,
   revalidationHeaders,
   type StoragePlan,
-  NO_CREDENTIALS,
   staleOnErrorMember,
 } from "../../core/policy/index.ts";
 import { discard } from "../cache/body.ts";
