@@ -46,7 +46,7 @@
  *     (0: no control phase), BENCH_VIDEO_MIB 64, BENCH_URLS 100000, BENCH_IMAGE_URLS
  *     20000, BENCH_URL_BYTES 15000)
  *
- * The shield runs as `npm run shield` runs it (bench/lib/serve-shield-server.ts: the
+ * The shield runs as `npm run shield` runs it (bench/lib/serve-shield.ts: the
  * esbuild bundle of createShield + createShieldServer), the origin in another child
  * (bench/lib/serve-stream-origin.ts). Every answer is checked: a small miss must be 200
  * with its 1 KiB and a Cache-Status saying it was fetched and stored, or 503 origin_busy;
@@ -414,11 +414,13 @@ function spread(xs: readonly number[], f: (x: number) => string): string {
 }
 
 async function partOne(origin: Child, children: Child[]): Promise<boolean> {
-  const shield = await startChild("serve-shield-server.ts", [
+  const shield = await startChild("serve-shield.ts", [
     shieldConfig(origin, {
       origin: { connections: CONNECTIONS },
       server: { sendTimeoutMs: SEND_TIMEOUT_MS },
     }),
+    "error",
+    "memory",
   ]);
   children.push(shield);
   process.stderr.write("part 1: small misses, idle and with stalled readers\n");
@@ -450,8 +452,10 @@ async function partOne(origin: Child, children: Child[]): Promise<boolean> {
   let control: StallRun | null = null;
   const defaultSend = DEFAULTS.server.sendTimeoutMs;
   if (CONTROL) {
-    const c = await startChild("serve-shield-server.ts", [
+    const c = await startChild("serve-shield.ts", [
       shieldConfig(origin, { origin: { connections: CONNECTIONS } }),
+      "error",
+      "memory",
     ]);
     children.push(c);
     await misses(c, origin, "warm-control", 200, 30);
@@ -682,8 +686,8 @@ async function runFlood(
   pinned: boolean,
 ): Promise<FloodResult> {
   const shield = await startChild(
-    "serve-shield-server.ts",
-    [shieldConfig(origin)],
+    "serve-shield.ts",
+    [shieldConfig(origin), "error", "memory"],
     ["--expose-gc"],
   );
   children.push(shield);
