@@ -56,12 +56,18 @@ function withBenchRoutes(req: IncomingMessage, res: ServerResponse): void {
     : url.startsWith("/__bench/state")
       ? state
       : null;
-  if (body === null) return shield.listener(req, res);
+  if (body === null) {
+    shield.listener(req, res);
+    return;
+  }
   const answer = () => {
     res.writeHead(200, { "content-type": "application/json", "cache-control": "no-store" });
     res.end(JSON.stringify(body()));
   };
-  if (gc === undefined || !url.endsWith("gc=1")) return answer();
+  if (gc === undefined || !url.endsWith("gc=1")) {
+    answer();
+    return;
+  }
   // Twice, a little apart: array buffers are freed after the GC that finds them.
   gc();
   setTimeout(() => {
