@@ -10,7 +10,7 @@
  * an origin needs (X-Forwarded-For, -Proto, -Host, Via) are set by this hop from values
  * it checked itself.
  */
-import { connectionListed, isHopByHop } from "./hop-by-hop.ts";
+import { withoutHopByHop } from "./hop-by-hop.ts";
 import type { HeaderPairs, HeaderReader } from "./types.ts";
 
 /**
@@ -74,12 +74,8 @@ const CONDITIONAL: ReadonlySet<string> = new Set([
   "range",
 ]);
 
-/**
- * Never forwarded: Host and Content-Length are set by the HTTP client from the URL and
- * the body; `Expect: 100-continue` is answered by this hop's own server (RFC 9110
- * §10.1.1), and a client library that does not implement it would fail the request.
- */
-const NEVER: ReadonlySet<string> = new Set(["host", "content-length", "expect"]);
+/** Set by the HTTP client from the URL and the body, never copied from the client's. */
+const NEVER: ReadonlySet<string> = new Set(["host", "content-length"]);
 
 export interface ForwardRequestOptions {
   /** The request's method. */
@@ -104,24 +100,12 @@ export function forwardRequestHeaders(
   client: Iterable<[string, string]>,
   o: ForwardRequestOptions,
 ): HeaderPairs {
-  const pairs = Array.isArray(client) ? (client as [string, string][]) : [...client];
-  let listed: Set<string> | null = null;
-  let via: string | null = null;
   const readOnly = o.method === "GET" || o.method === "HEAD";
+  let via: string | null = null;
   const out: HeaderPairs = [];
-  for (const [rawName, value] of pairs) {
-    const name = rawName.toLowerCase();
-    if (name !== "connection") continue;
-    listed ??= new Set();
-    for (const field of connectionListed({ get: () => value })) listed.add(field);
-  }
-  for (const [rawName, value] of pairs) {
-    const name = rawName.toLowerCase();
-    if (isHopByHop(name) || listed?.has(name) || NEVER.has(name) || FORWARDING.has(name)) {
-      continue;
-    }
-    if (name.startsWith(FORWARDED_PREFIX)) continue;
-    if (URL_OVERRIDES.has(name) || (readOnly && METHOD_OVERRIDES.has(name))) continue;
+  // Hop-by-hop and Connection-listed fields go first (names come back lowercase).
+  for (const [name, value] of withoutHopByHop(client)) {
+    if (NEVER.has(name) || isDropped(name, readOnly)) continue;
     if (o.forCache && CONDITIONAL.has(name)) continue;
     if (name === "via") {
       via = via === null ? value : `${via}, ${value}`;
@@ -133,6 +117,22 @@ export function forwardRequestHeaders(
   if (o.forwardedFor !== null) out.push(["x-forwarded-for", o.forwardedFor]);
   out.push(["x-forwarded-proto", o.proto], ["x-forwarded-host", o.host]);
   return out;
+}
+
+/**
+ * Whether a client's field (lowercase name) never reaches the next hop: forwarding
+ * fields, URL overrides, method overrides on a GET or HEAD, and `Expect`, which this
+ * hop's own server answers (RFC 9110 §10.1.1; a client library that does not implement
+ * 100-continue would fail the request).
+ */
+function isDropped(name: string, readOnly: boolean): boolean {
+  return (
+    FORWARDING.has(name) ||
+    name.startsWith(FORWARDED_PREFIX) ||
+    URL_OVERRIDES.has(name) ||
+    (readOnly && METHOD_OVERRIDES.has(name)) ||
+    name === "expect"
+  );
 }
 
 /** What a hop writes itself into the request it forwards (see forwardRequestHeaders). */
@@ -171,16 +171,7 @@ export class ForwardedView implements HeaderReader {
     if (lower === "x-forwarded-for") return this.#written.forwardedFor;
     if (lower === "x-forwarded-host") return this.#written.host;
     if (lower === "x-forwarded-proto") return this.#written.proto;
-    if (
-      FORWARDING.has(lower) ||
-      lower.startsWith(FORWARDED_PREFIX) ||
-      URL_OVERRIDES.has(lower) ||
-      (this.#readOnly && METHOD_OVERRIDES.has(lower)) ||
-      lower === "expect"
-    ) {
-      return null;
-    }
-    return this.#client.get(name);
+    return isDropped(lower, this.#readOnly) ? null : this.#client.get(name);
   }
 }
 
