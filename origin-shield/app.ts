@@ -8,10 +8,9 @@ import { Hono } from "hono";
 import type { Logger } from "pino";
 import type { CdnConfig } from "../core/config/index.ts";
 import { adminRoutes } from "./admin/routes.ts";
+import { composeHandler } from "./compose.ts";
 import { buildContext, type ShieldContext } from "./context.ts";
 import { createLogger } from "./observe/log.ts";
-import { ShieldMetrics } from "./observe/metrics.ts";
-import { MemoryTier } from "./store/memory.ts";
 import { type NodeListener, nodeListener } from "./transport/node.ts";
 import { handleWeb } from "./transport/web.ts";
 
@@ -38,19 +37,13 @@ type NodeBindings = { incoming?: { socket?: { remoteAddress?: string } } };
 export function createShield(options: ShieldOptions): Shield {
   const { config } = options;
   const log = options.logger ?? createLogger("silent", config.shield.name);
-  let metrics: ShieldMetrics | undefined;
-  const store = new MemoryTier({
-    maxBytes: config.shield.memory.maxBytes,
-    maxObjectBytes: config.shield.memory.maxObjectBytes,
-    onEvict: () => metrics?.evictions.labels("memory").inc(),
-  });
-  metrics = new ShieldMetrics(() => ({ bytes: store.bytes, entries: store.entries }));
-  const ctx = buildContext(config, { store, metrics, log, now: options.now ?? Date.now });
-  const queue = ctx.images.pipeline.queue;
+  const ctx = buildContext(config, { log, now: options.now ?? Date.now });
+  const { metrics, images, collapser } = ctx;
+  const queue = images.pipeline.queue;
   metrics.imageQueue = () => ({ running: queue.running, queued: queue.queued });
-  const { uncacheable, images } = ctx;
+  const hitForMiss = collapser.hitForMiss;
   metrics.tables = () => [
-    { table: "hit_for_miss", bytes: uncacheable.bytes, maxBytes: uncacheable.maxBytes },
+    { table: "hit_for_miss", bytes: hitForMiss.bytes, maxBytes: hitForMiss.maxBytes },
     { table: "image_variants", bytes: images.variants.bytes, maxBytes: images.variants.maxBytes },
     {
       table: "image_urls",
@@ -59,22 +52,17 @@ export function createShield(options: ShieldOptions): Shield {
     },
   ];
 
+  const handle = composeHandler(ctx);
   const app = new Hono<{ Bindings: NodeBindings }>();
   adminRoutes(app as unknown as Hono, ctx, config.shield.purgeToken);
-  app.all("*", (c) => handleWeb(ctx, c.req.raw, c.env?.incoming?.socket?.remoteAddress));
+  app.all("*", (c) => handleWeb(ctx, handle, c.req.raw, c.env?.incoming?.socket?.remoteAddress));
 
-  const listener = nodeListener(ctx, getRequestListener(app.fetch));
+  const listener = nodeListener(ctx, handle, getRequestListener(app.fetch));
   return {
     app: app as unknown as Hono,
     listener,
     context: ctx,
-    async drain() {
-      for (;;) {
-        const pending = [...[...ctx.flights.values()].map((f) => f.done), ...ctx.background];
-        if (pending.length === 0) return;
-        await Promise.allSettled(pending);
-      }
-    },
+    drain: () => collapser.drain(),
     close: () => ctx.origin.close(),
   };
 }

@@ -1,7 +1,9 @@
 /**
- * Everything one shield node holds, built once from the validated config and passed to
- * the request handling code. The clock is here so tests can move time (it is read once
- * per request and passed down).
+ * Everything one shield node holds, built once from the validated config: the tier and
+ * its purge index, the collapser, the origin client, metrics, and the image pipeline.
+ * The clock is here so tests can move time (it is read once per request and passed
+ * down). Each layer is handed the part it needs (cache/cache-deps.ts, …); only the
+ * composition root (compose.ts) and the admin routes see the whole.
  */
 import { LRUCache } from "lru-cache";
 import type { Logger } from "pino";
@@ -11,34 +13,29 @@ import { policyOptions } from "../core/policy/index.ts";
 import { compileOrigins, type OriginRouter } from "../core/routing/index.ts";
 import { type CompiledRules, compileRules } from "../core/rules/index.ts";
 import { ImagePipeline } from "../image-pipeline/index.ts";
-import type { Flight } from "./collapse/flight.ts";
-import { UncacheableKeys } from "./collapse/uncacheable.ts";
+import type { CacheDeps } from "./cache/cache-deps.ts";
+import { Collapser } from "./collapse/collapser.ts";
+import { HitForMiss } from "./collapse/hit-for-miss.ts";
 import { TrustedProxies } from "./http/client-address.ts";
-import type { ResolvedImage } from "./image/route.ts";
+import type { ResolvedImage } from "./image/image-job.ts";
 import { VariantTracker } from "./image/variants.ts";
-import type { ShieldMetrics } from "./observe/metrics.ts";
+import { ShieldMetrics } from "./observe/metrics.ts";
 import { OriginClient } from "./origin/client.ts";
-import type { MemoryTier } from "./store/memory.ts";
+import { MemoryTier } from "./store/memory-tier.ts";
+import { PurgeIndex } from "./store/purge-index.ts";
 
-export interface ShieldContext {
+export interface ShieldContext extends CacheDeps {
   readonly config: CdnConfig;
-  readonly name: string;
   readonly options: PolicyOptions;
   readonly rules: CompiledRules;
   readonly router: OriginRouter;
-  readonly store: MemoryTier;
+  /** Which stored keys answer to a URL, a tag, a prefix (invalidation and purge). */
+  readonly index: PurgeIndex;
   readonly origin: OriginClient;
   readonly metrics: ShieldMetrics;
   readonly log: Logger;
-  readonly now: () => number;
-  /** In-flight origin fetches by primary key: the collapsing table. */
-  readonly flights: Map<string, Flight>;
-  /** Keys whose last response could not be shared, until when (ms): hit-for-miss. */
-  readonly uncacheable: UncacheableKeys;
   /** Proxies whose X-Forwarded-For this node believes. */
   readonly proxies: TrustedProxies;
-  /** Background work (revalidations) still running; drained on shutdown. */
-  readonly background: Set<Promise<unknown>>;
   /**
    * The image pipeline (sharp, its queue), the bound on variants per source, and
    * transform URLs already resolved (by URL and Accept).
@@ -53,28 +50,72 @@ export interface ShieldContext {
 /** What a remembered transform URL costs beyond its strings: its objects, the LRU's node. */
 const RESOLVED_OVERHEAD = 600;
 
-function resolvedSize(r: ResolvedImage, memoKey: string): number {
-  const j = r.job;
-  const chars = memoKey.length + r.path.length + r.url.length + j.id.length + j.sourceTarget.length;
-  return RESOLVED_OVERHEAD + 2 * (chars + j.sourceUrl.length + j.sourcePath.length);
+function resolvedSize(resolved: ResolvedImage, memoKey: string): number {
+  const job = resolved.job;
+  const chars = memoKey.length + resolved.path.length + resolved.url.length + job.id.length;
+  const more = job.sourceTarget.length + job.sourceUrl.length + job.sourcePath.length;
+  return RESOLVED_OVERHEAD + 2 * (chars + more);
 }
 
 export function buildContext(
   config: CdnConfig,
-  parts: { store: MemoryTier; metrics: ShieldMetrics; log: Logger; now: () => number },
+  parts: { log: Logger; now: () => number },
 ): ShieldContext {
-  const tables = config.shield.tables;
+  const { shield } = config;
+  const tables = shield.tables;
+  const index = new PurgeIndex();
+  let metrics: ShieldMetrics | undefined;
+  const tier = new MemoryTier({
+    maxBytes: shield.memory.maxBytes,
+    maxObjectBytes: shield.memory.maxObjectBytes,
+    events: [
+      index,
+      {
+        stored() {},
+        removed(_key, _obj, reason) {
+          if (reason === "evict") metrics?.evictions.labels("memory").inc();
+        },
+      },
+    ],
+  });
+  metrics = new ShieldMetrics(() => ({ bytes: tier.bytes, entries: tier.entries }));
+  const counted = metrics;
+  const options = policyOptions(config);
+  const rules = compileRules(config.rules);
+  const hitForMiss = new HitForMiss(tables.hitForMissBytes);
+  const collapser = new Collapser(
+    {
+      tier,
+      options,
+      rules,
+      hitForMiss,
+      hitForMissMs: shield.collapse.uncacheableTtl * 1000,
+      maxBodyBytes: shield.origin.maxBodyBytes,
+      now: parts.now,
+      bodyFailed: (error) => counted.originErrors.labels(error.kind).inc(),
+    },
+    {
+      maxWaiters: shield.collapse.maxWaiters,
+      log: parts.log,
+      onCollapsed: () => counted.collapsed.inc(),
+      onInternalError: () => counted.internalErrors.inc(),
+    },
+  );
   return {
     config,
-    name: config.shield.name,
-    options: policyOptions(config),
-    rules: compileRules(config.rules),
+    name: shield.name,
+    key: config.key,
+    options,
+    rules,
     router: compileOrigins(config.origins),
-    origin: new OriginClient(config.shield.origin),
-    flights: new Map(),
-    uncacheable: new UncacheableKeys(tables.hitForMissBytes),
-    proxies: new TrustedProxies(config.shield.trustedProxies),
-    background: new Set(),
+    tier,
+    index,
+    collapser,
+    origin: new OriginClient(shield.origin),
+    metrics,
+    log: parts.log,
+    now: parts.now,
+    proxies: new TrustedProxies(shield.trustedProxies),
     images: {
       pipeline: new ImagePipeline(config.images),
       variants: new VariantTracker(
@@ -83,6 +124,5 @@ export function buildContext(
       ),
       resolved: new LRUCache({ maxSize: tables.imageUrlsBytes, sizeCalculation: resolvedSize }),
     },
-    ...parts,
   };
 }

@@ -13,8 +13,9 @@ import {
 } from "../core/policy/index.ts";
 import { selectRange } from "./http/range.ts";
 import type { Outcome } from "./observe/metrics.ts";
-import type { Lifetimes, OriginError, OriginFailure } from "./origin/client.ts";
-import type { StoredObject } from "./store/memory.ts";
+import type { OriginError, OriginFailure } from "./origin/origin-error.ts";
+import type { StoredObject } from "./store/stored-object.ts";
+import type { Lifetimes } from "./types.ts";
 
 export type BodyStream = AsyncIterable<Buffer> & { close(): void };
 

@@ -8,7 +8,7 @@ import { z } from "zod";
 import { normaliseUrl } from "../../core/key/index.ts";
 import type { ShieldContext } from "../context.ts";
 import { variantUrlsFor } from "../image/route.ts";
-import { toStoredObject } from "../store/object.ts";
+import { withMeta } from "../store/stored-object.ts";
 
 const absoluteUrl = z
   .string()
@@ -34,24 +34,24 @@ export function purge(ctx: ShieldContext, p: PurgeRequest): number {
   const spec = ctx.config.key;
   // A transform URL purges the variant it names, however its options are spelt.
   for (const u of p.urls ?? []) {
-    for (const url of variantUrlsFor(ctx, normaliseUrl(u, spec))) {
-      for (const k of ctx.store.keysForUrl(url)) keys.add(k);
+    for (const url of variantUrlsFor(ctx.config.images, normaliseUrl(u, spec))) {
+      for (const k of ctx.index.keysForUrl(url)) keys.add(k);
     }
   }
-  for (const t of p.tags ?? []) for (const k of ctx.store.keysForTag(t)) keys.add(k);
+  for (const t of p.tags ?? []) for (const k of ctx.index.keysForTag(t)) keys.add(k);
   for (const prefix of p.prefixes ?? []) {
-    for (const k of ctx.store.keysForPrefix(normaliseUrl(prefix, spec).url)) keys.add(k);
+    for (const k of ctx.index.keysForPrefix(normaliseUrl(prefix, spec).url)) keys.add(k);
   }
   const now = ctx.now();
   let n = 0;
   for (const key of keys) {
-    const obj = ctx.store.peek(key);
+    const obj = ctx.tier.peek(key);
     if (obj === undefined) continue;
     n++;
     // A purged image may come back changed: its variants are counted afresh.
     ctx.images.variants.forget(obj.url);
     if (!p.soft) {
-      ctx.store.delete(key);
+      ctx.tier.delete(key);
       continue;
     }
     // Freshness ends now, and the stale windows (RFC 5861: seconds after it becomes
@@ -64,7 +64,7 @@ export function purge(ctx: ShieldContext, p: PurgeRequest): number {
       staleWhileRevalidateUntil: obj.meta.staleWhileRevalidateUntil - shift,
       staleIfErrorUntil: obj.meta.staleIfErrorUntil - shift,
     };
-    ctx.store.replace(key, toStoredObject(meta, obj.body, obj.url, obj.primary, obj.source));
+    ctx.tier.replace(key, withMeta(obj, meta));
   }
   return n;
 }

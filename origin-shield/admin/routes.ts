@@ -14,8 +14,8 @@ export function adminRoutes(app: Hono, ctx: ShieldContext, purgeToken: string | 
       status: "ok",
       name: ctx.name,
       origins: ctx.config.origins.map((o) => o.name),
-      memory: { bytes: ctx.store.bytes, entries: ctx.store.entries, maxBytes: ctx.store.maxBytes },
-      inFlight: ctx.flights.size,
+      memory: { bytes: ctx.tier.bytes, entries: ctx.tier.entries, maxBytes: ctx.tier.maxBytes },
+      inFlight: ctx.collapser.flights.size,
     }),
   );
 

@@ -37,11 +37,6 @@ export class BodyBuffer {
     return this.#done || this.#error !== null;
   }
 
-  /** Every chunk so far, when none was dropped (the fill stores them at the end). */
-  chunks(): readonly Buffer[] | null {
-    return this.#dropped === 0 && this.#error === null ? this.#chunks : null;
-  }
-
   /** Stop keeping chunks for the store: drop what every reader has passed. */
   release(): void {
     this.#retain = false;

@@ -1,43 +1,48 @@
 /**
- * Making one image variant, as the fill of its cache key (collapse/flight.ts calls this
- * instead of an origin): fetch the source through this shield's own cache (so the
- * original is collapsed, cached and revalidated like any object), transform it in the
- * bounded queue, and answer with a response that the fill stores like an origin's.
+ * Making one image variant, as the fetcher of its cache key's fill (collapse/fill.ts
+ * calls it where it would call an origin): fetch the source through this shield's own
+ * cache (so the original is collapsed, cached and revalidated like any object), transform
+ * it in the bounded queue, and answer with a response that the fill stores like an
+ * origin's.
  *
  * The variant's caching headers are its source's (Cache-Control, CDN-Cache-Control,
  * Expires, Date, Age, Last-Modified, tags), so caches downstream keep it as long as the
  * source, and purging the source by tag purges its variants. Here the variant is stored
  * exactly when its source is and takes the source entry's lifetimes
- * (collapse/flight.ts), whatever rules or purges shaped them. Its ETag is strong and
+ * (FetchedResponse.lifetimes in collapse/fill.ts), whatever rules or purges shaped them. Its ETag is strong and
  * derived from the source's bytes, the resolved options and the encoder settings, so a
  * revalidation whose source has not changed is answered 304 without running sharp again
  * (imgproxy does the same).
  */
 import { createHash } from "node:crypto";
 import type { HeaderPairs } from "../../core/policy/index.ts";
-import { mediaTypeOf } from "../../core/variant/index.ts";
-import {
-  ImageError,
-  type TransformResult,
-  type TransformSpec,
-} from "../../image-pipeline/index.ts";
-import type { ShieldContext } from "../context.ts";
-import { handle, type Prepared, type ShieldRequest } from "../handler.ts";
-import { type Lifetimes, OriginError, type OriginResponse } from "../origin/client.ts";
+import { ImageError, mediaTypeOf } from "../../core/variant/index.ts";
+import type { ImagePipeline, TransformResult } from "../../image-pipeline/index.ts";
+import type { FetchedResponse, Fetcher } from "../collapse/fill.ts";
+import type { ShieldMetrics } from "../observe/metrics.ts";
+import { OriginError } from "../origin/origin-error.ts";
 import type { ShieldResponse } from "../respond.ts";
+import type { Lifetimes, RoutedRequest } from "../types.ts";
+import type { ImageJob } from "./image-job.ts";
 
-export interface ImageJob {
-  readonly spec: TransformSpec;
-  /** The resolved options (image-pipeline variantId): the variant's identity. */
-  readonly id: string;
-  /** The source's request-target on this host: path and normalised query. */
-  readonly sourceTarget: string;
-  /** The source's normalised URL (the store links the variant to it for purge). */
-  readonly sourceUrl: string;
-  /** The source's path, whose rules the variant follows. */
-  readonly sourcePath: string;
-  /** format=auto was resolved here from Accept: responses say `Vary: Accept`. */
-  readonly negotiated: boolean;
+/**
+ * How the route gets a variant's source: a GET for `job.sourceTarget` on the variant
+ * request's host, through this node's cache, never answered from a stale entry.
+ */
+export type SourceFetcher = (
+  routed: RoutedRequest,
+  job: ImageJob,
+  accept: string,
+) => Promise<ShieldResponse> | ShieldResponse;
+
+export interface ProduceDeps {
+  readonly pipeline: ImagePipeline;
+  /** The largest source image read, bytes. */
+  readonly maxInputBytes: number;
+  readonly metrics: ShieldMetrics;
+  /** The targeted Cache-Control fields the config reads (CDN-Cache-Control, …). */
+  readonly targetedCacheControl: readonly string[];
+  readonly fetchSource: SourceFetcher;
 }
 
 /**
@@ -66,33 +71,29 @@ const NO_STORE: HeaderPairs = [["cache-control", "no-store"]];
 /** Digest of each source body, kept only while the body (a stored entry's) is alive. */
 const digests = new WeakMap<Buffer, string>();
 
-export async function produceVariant(
-  ctx: ShieldContext,
-  req: ShieldRequest,
-  p: Prepared,
+/** The fetcher of a variant's fill. */
+export function variantFetcher(deps: ProduceDeps, routed: RoutedRequest, job: ImageJob): Fetcher {
+  return (intent) => produceVariant(deps, routed, job, intent.conditional);
+}
+
+async function produceVariant(
+  deps: ProduceDeps,
+  routed: RoutedRequest,
   job: ImageJob,
-  conditional: readonly string[],
-): Promise<OriginResponse> {
-  const source = await handle(ctx, {
-    method: "GET",
-    target: job.sourceTarget,
-    headers: { host: p.authority, accept: SOURCE_ACCEPT, "x-forwarded-proto": p.proto },
-    remoteAddress: req.remoteAddress,
-    secure: p.proto === "https",
-    body: null,
-    noStale: true,
-  });
+  conditional: HeaderPairs,
+): Promise<FetchedResponse> {
+  const source = await deps.fetchSource(routed, job, SOURCE_ACCEPT);
   // The source's origin failed: the variant's fill fails the same way, so nothing is
   // stored and a stale variant may still be served (stale-if-error, whose Cache-Status
   // then says so). A source served stale because its origin failed counts as failed
   // when a stale variant exists: refreshing the variant from it would claim a
   // revalidation that never happened.
-  const revalidating = headerOf(conditional, "if-none-match") !== undefined;
+  const revalidating = conditional.some(([name]) => name === "if-none-match");
   if (source.outcome === "error" || (source.outcome === "stale_error" && revalidating)) {
     closeBody(source);
     throw new OriginError(source.status === 504 ? "timeout" : "connect", "source fetch failed");
   }
-  const derived = cachingHeaders(ctx, source.headers);
+  const derived = cachingHeaders(deps, source.headers);
   // The variant is stored exactly when, and for as long as, its source is: the source's
   // rules (a TTL set or floor, by path or by its content type) and a soft purge shaped
   // those lifetimes, and a source the shield would not store (Set-Cookie, Vary: *, too
@@ -111,34 +112,35 @@ export async function produceVariant(
       `the source image answered ${source.status}${redirect}`,
       { status },
     );
-    return failure(ctx, e, lasting ? derived : NO_STORE, lifetime);
+    return failure(deps, e, lasting ? derived : NO_STORE, lifetime);
   }
 
   let input: Buffer;
   try {
-    input = await readBody(source, ctx.config.images.limits.maxInputBytes);
+    input = await readBody(source, deps.maxInputBytes);
   } catch (err) {
-    if (err instanceof ImageError) return failure(ctx, err, derived, lifetime);
+    if (err instanceof ImageError) return failure(deps, err, derived, lifetime);
     throw err;
   }
-  const etag = variantEtag(ctx, input, job.id);
+  const etag = variantEtag(deps, input, job.id);
   if (matches(conditional, etag)) {
-    ctx.metrics.imageTransforms.labels("not_modified").inc();
+    deps.metrics.imageTransforms.labels("not_modified").inc();
     return answer(304, [...derived, ["etag", etag]], null, lifetime);
   }
 
   let out: TransformResult;
   const t0 = performance.now();
   try {
-    out = await ctx.images.pipeline.run(input, job.spec);
+    out = await deps.pipeline.run(input, job.spec);
   } catch (err) {
     if (!(err instanceof ImageError)) throw err;
     // Busy and timeout say nothing about the source: never stored, try again later.
     const transient = err.code === "transform_busy" || err.code === "transform_timeout";
-    return failure(ctx, err, transient ? [...NO_STORE, ["retry-after", "1"]] : derived, lifetime);
+    const caching: HeaderPairs = transient ? [...NO_STORE, ["retry-after", "1"]] : derived;
+    return failure(deps, err, caching, lifetime);
   }
-  ctx.metrics.imageSeconds.labels(out.format).observe((performance.now() - t0) / 1000);
-  ctx.metrics.imageTransforms.labels("ok").inc();
+  deps.metrics.imageSeconds.labels(out.format).observe((performance.now() - t0) / 1000);
+  deps.metrics.imageTransforms.labels("ok").inc();
   const headers: HeaderPairs = [
     ["content-type", mediaTypeOf(out.format)],
     ["content-length", String(out.data.length)],
@@ -149,8 +151,8 @@ export async function produceVariant(
   return answer(200, headers, out.data, lifetime);
 }
 
-function cachingHeaders(ctx: ShieldContext, flat: readonly string[]): HeaderPairs {
-  const targeted = ctx.options.targetedCacheControl;
+function cachingHeaders(deps: ProduceDeps, flat: readonly string[]): HeaderPairs {
+  const targeted = deps.targetedCacheControl;
   const out: HeaderPairs = [];
   for (let i = 0; i < flat.length; i += 2) {
     const name = flat[i] as string;
@@ -159,24 +161,24 @@ function cachingHeaders(ctx: ShieldContext, flat: readonly string[]): HeaderPair
   return out;
 }
 
-function variantEtag(ctx: ShieldContext, input: Buffer, id: string): string {
+function variantEtag(deps: ProduceDeps, input: Buffer, id: string): string {
   let digest = digests.get(input);
   if (digest === undefined) {
     digest = createHash("sha256").update(input).digest("base64url");
     digests.set(input, digest);
   }
   const tag = createHash("sha256")
-    .update(`${digest}\n${id}\n${ctx.images.pipeline.fingerprint}`)
+    .update(`${digest}\n${id}\n${deps.pipeline.fingerprint}`)
     .digest("base64url")
     .slice(0, 32);
   return `"${tag}"`;
 }
 
 /** Whether a revalidation's If-None-Match names this ETag (RFC 9110 §13.1.2). */
-function matches(flat: readonly string[], etag: string): boolean {
-  for (let i = 0; i < flat.length; i += 2) {
-    if (flat[i] !== "if-none-match") continue;
-    for (const one of (flat[i + 1] as string).split(",")) if (one.trim() === etag) return true;
+function matches(conditional: HeaderPairs, etag: string): boolean {
+  for (const [name, value] of conditional) {
+    if (name !== "if-none-match") continue;
+    for (const one of value.split(",")) if (one.trim() === etag) return true;
   }
   return false;
 }
@@ -225,12 +227,12 @@ function joined(chunks: readonly Buffer[], size: number): Buffer {
 }
 
 function failure(
-  ctx: ShieldContext,
+  deps: ProduceDeps,
   e: ImageError,
   caching: HeaderPairs,
   lifetime: Lifetimes | null,
-): OriginResponse {
-  ctx.metrics.imageTransforms.labels(e.code).inc();
+): FetchedResponse {
+  deps.metrics.imageTransforms.labels(e.code).inc();
   const body = Buffer.from(`${JSON.stringify(e)}\n`);
   return answer(
     e.status,
@@ -248,9 +250,9 @@ function answer(
   status: number,
   headers: HeaderPairs,
   body: Buffer | null,
-  lifetime: Lifetimes | null,
-): OriginResponse {
-  return { status, headers, body: once(body), dispose() {}, lifetime };
+  lifetimes: Lifetimes | null,
+): FetchedResponse {
+  return { status, headers, body: once(body), dispose() {}, lifetimes };
 }
 
 async function* once(body: Buffer | null): AsyncGenerator<Buffer> {

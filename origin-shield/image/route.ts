@@ -4,81 +4,103 @@
  *   parse (core/variant) → signature → format=auto from Accept → resolve options
  *   (image-pipeline) → variant bound → the cache, keyed by the resolved options
  *
- * From the key on, a variant is an ordinary cached object: hit, stale, revalidate,
- * collapse (identical concurrent requests share one transform) and purge all work as for
- * any response; only its fill differs (produce.ts makes it instead of an origin).
+ * From the key on, a variant is an ordinary cached object (cache/cache-path.ts): hit,
+ * stale, revalidate, collapse (identical concurrent requests share one transform) and
+ * purge all work as for any response; only its fill differs: produce.ts makes it from a
+ * source that the route is handed a way to fetch (`fetchSource`), as the rest of the
+ * cache is handed an origin.
  */
+import type { LRUCache } from "lru-cache";
+import type { ImagesConfig } from "../../core/config/index.ts";
 import type { NormalisedUrl } from "../../core/key/index.ts";
+import { NO_CREDENTIALS } from "../../core/policy/index.ts";
 import type { TransformUrl } from "../../core/variant/index.ts";
 import {
   autoFormatChoices,
+  ImageError,
   parseTransformPath,
   resolveAutoFormat,
-} from "../../core/variant/index.ts";
-import {
-  checkSignature,
-  ImageError,
   resolveTransform,
   type TransformSpec,
-  variantId,
+  transformVariantId,
   variantPath,
-} from "../../image-pipeline/index.ts";
-import type { ShieldContext } from "../context.ts";
-import { cacheable, type Prepared, type ShieldRequest } from "../handler.ts";
-import { errorResponse, type ShieldResponse } from "../respond.ts";
-import type { ImageJob } from "./produce.ts";
+} from "../../core/variant/index.ts";
+import { checkSignature } from "../../image-pipeline/index.ts";
+import type { CacheDeps } from "../cache/cache-deps.ts";
+import { serveFromCache } from "../cache/cache-path.ts";
+import { rejection } from "../rejection.ts";
+import type { ShieldResponse } from "../respond.ts";
+import type { RoutedRequest } from "../types.ts";
+import type { ImageJob, ResolvedImage } from "./image-job.ts";
+import { type ProduceDeps, variantFetcher } from "./produce.ts";
+import type { VariantTracker } from "./variants.ts";
 
-/** A transform URL resolved for one Accept value: what the key and the fill need. */
-export interface ResolvedImage {
-  readonly job: ImageJob;
-  /** The variant's own path and URL (key and store index). */
-  readonly path: string;
-  readonly url: string;
+/** What the image route needs: the cache it keys variants in, and how variants are made. */
+export interface ImageRouteDeps extends ProduceDeps {
+  readonly cache: CacheDeps;
+  readonly images: ImagesConfig;
+  /** The bound on variants per source image. */
+  readonly variants: VariantTracker;
+  /** Transform URLs already resolved, by URL and Accept. */
+  readonly resolved: LRUCache<string, ResolvedImage>;
 }
 
 /** Longest URL-and-Accept the memo keeps, characters. */
 const MEMO_MAX_KEY = 2_048;
 
-export function imageRequest(
-  ctx: ShieldContext,
-  req: ShieldRequest,
-  p: Prepared,
+export function serveImage(
+  deps: ImageRouteDeps,
+  routed: RoutedRequest,
 ): ShieldResponse | Promise<ShieldResponse> {
-  if (req.method !== "GET" && req.method !== "HEAD") {
+  if (routed.method !== "GET" && routed.method !== "HEAD") {
     const e = new ImageError("method_not_allowed", "transform URLs answer GET and HEAD only");
-    return refuse(ctx, e, ["allow", "GET, HEAD"]);
+    return refuse(deps, e, ["allow", "GET, HEAD"]);
   }
   // A hit should not pay for parsing, signature and resolution again: the answer for a
   // URL and an Accept value is remembered (browsers send a handful of Accept values).
-  const accept = p.reader.get("accept") ?? "";
-  const memoKey = `${p.url.scheme}://${p.url.host}${p.url.path}?${p.url.query}\n${accept}`;
-  let r = ctx.images.resolved.get(memoKey);
-  if (r === undefined) {
-    const out = resolve(ctx, p, accept);
+  const url = routed.url;
+  const accept = routed.reader.get("accept") ?? "";
+  const memoKey = `${url.scheme}://${url.host}${url.path}?${url.query}\n${accept}`;
+  let resolved = deps.resolved.get(memoKey);
+  if (resolved === undefined) {
+    const out = resolve(deps, url, accept);
     if ("status" in out) return out;
-    r = out;
+    resolved = out;
     // A URL far longer than a site's own is resolved each time instead: a burst of them
     // would otherwise push the ordinary URLs out of the (byte-bounded) memo.
-    if (memoKey.length <= MEMO_MAX_KEY) ctx.images.resolved.set(memoKey, r);
+    if (memoKey.length <= MEMO_MAX_KEY) deps.resolved.set(memoKey, resolved);
   }
-  const url = { ...p.url, path: r.path, url: r.url };
-  const res = cacheable(ctx, req, { ...p, url, image: r.job });
-  return r.job.negotiated ? withVaryAccept(res) : res;
+  const job = resolved.job;
+  // A variant is made here, never passed to an origin: it is made from a source fetched
+  // without the client's credentials, so they have no say in whom it may be shared with.
+  const res = serveFromCache(deps.cache, {
+    method: routed.method,
+    headers: routed.reader,
+    url: { ...url, path: resolved.path, url: resolved.url },
+    credentials: NO_CREDENTIALS,
+    derivedFrom: job.sourceUrl,
+    fetch: variantFetcher(deps, routed, job),
+  });
+  return job.negotiated ? withVaryAccept(res) : res;
 }
 
-function resolve(ctx: ShieldContext, p: Prepared, accept: string): ResolvedImage | ShieldResponse {
-  const images = ctx.config.images;
+function resolve(
+  deps: ImageRouteDeps,
+  url: NormalisedUrl,
+  accept: string,
+): ResolvedImage | ShieldResponse {
+  const images = deps.images;
   const prefix = images.transformPrefix;
-  const parsed = parseTransformPath(p.url.path, prefix);
+  const parsed = parseTransformPath(url.path, prefix);
   if (!parsed.ok) {
-    return refuse(ctx, new ImageError(parsed.code, parsed.message, { option: parsed.option }));
+    return refuse(deps, new ImageError(parsed.code, parsed.message, { option: parsed.option }));
   }
   const secret = images.signing.secret;
   if (secret !== undefined) {
-    const check = checkSignature(parsed.transform, p.url.query, images, secret);
+    const check = checkSignature(parsed.transform, url.query, images, secret);
     if (check !== "ok") {
       return refuse(
-        ctx,
+        deps,
         check === "missing"
           ? new ImageError("missing_signature", "this CDN transforms signed URLs only", {
               option: "sig",
@@ -94,14 +116,14 @@ function resolve(ctx: ShieldContext, p: Prepared, accept: string): ResolvedImage
   try {
     spec = resolveTransform(transform.options, images);
   } catch (err) {
-    if (err instanceof ImageError) return refuse(ctx, err);
+    if (err instanceof ImageError) return refuse(deps, err);
     throw err;
   }
-  const id = variantId(spec);
-  const job = imageJob(p, transform, spec, id, negotiated);
-  if (!ctx.images.variants.admit(job.sourceUrl, id)) {
+  const id = transformVariantId(spec);
+  const job = imageJob(url, transform, spec, id, negotiated);
+  if (!deps.variants.admit(job.sourceUrl, id)) {
     return refuse(
-      ctx,
+      deps,
       new ImageError(
         "too_many_variants",
         `this image already has ${images.limits.maxVariantsPerSource} variants; use the sizes and options the site already uses`,
@@ -111,7 +133,7 @@ function resolve(ctx: ShieldContext, p: Prepared, accept: string): ResolvedImage
   // The variant's own URL: what the key and the store's index hold. Every URL that
   // resolves to these options names it.
   const path = variantPath(prefix, id, transform.source);
-  return { job, path, url: storedUrl(p.url, path) };
+  return { job, path, url: storedUrl(url, path) };
 }
 
 /**
@@ -120,14 +142,13 @@ function resolve(ctx: ShieldContext, p: Prepared, accept: string): ResolvedImage
  * that is not a valid transform URL names only itself. No signature is asked for: purge
  * is authenticated on its own.
  */
-export function variantUrlsFor(ctx: ShieldContext, url: NormalisedUrl): string[] {
-  const images = ctx.config.images;
+export function variantUrlsFor(images: ImagesConfig, url: NormalisedUrl): string[] {
   const parsed = parseTransformPath(url.path, images.transformPrefix);
   if (!parsed.ok) return [url.url];
   const out = new Set<string>([url.url]);
   for (const transform of autoFormatChoices(parsed.transform, images)) {
     try {
-      const id = variantId(resolveTransform(transform.options, images));
+      const id = transformVariantId(resolveTransform(transform.options, images));
       out.add(storedUrl(url, variantPath(images.transformPrefix, id, transform.source)));
     } catch (err) {
       if (!(err instanceof ImageError)) throw err;
@@ -137,7 +158,7 @@ export function variantUrlsFor(ctx: ShieldContext, url: NormalisedUrl): string[]
 }
 
 function imageJob(
-  p: Prepared,
+  url: NormalisedUrl,
   transform: TransformUrl,
   spec: TransformSpec,
   id: string,
@@ -147,8 +168,8 @@ function imageJob(
   return {
     spec,
     id,
-    sourceTarget: `${source}${query(p.url)}`,
-    sourceUrl: storedUrl(p.url, source),
+    sourceTarget: `${source}${query(url)}`,
+    sourceUrl: storedUrl(url, source),
     sourcePath: source,
     negotiated,
   };
@@ -165,20 +186,16 @@ function storedUrl(url: NormalisedUrl, path: string): string {
 
 /** RFC 9110 §12.5.5: the response was chosen by Accept. */
 function withVaryAccept(
-  r: ShieldResponse | Promise<ShieldResponse>,
+  res: ShieldResponse | Promise<ShieldResponse>,
 ): ShieldResponse | Promise<ShieldResponse> {
-  const add = (x: ShieldResponse): ShieldResponse => ({
-    ...x,
-    headers: x.headers.concat("vary", "accept"),
+  const add = (answer: ShieldResponse): ShieldResponse => ({
+    ...answer,
+    headers: answer.headers.concat("vary", "accept"),
   });
-  return r instanceof Promise ? r.then(add) : add(r);
+  return res instanceof Promise ? res.then(add) : add(res);
 }
 
-function refuse(ctx: ShieldContext, e: ImageError, extra: string[] = []): ShieldResponse {
-  return errorResponse(
-    { status: e.status, code: e.code, message: e.message, option: e.option },
-    "rejected",
-    { cache: ctx.name, detail: e.code },
-    extra,
-  );
+function refuse(deps: ImageRouteDeps, e: ImageError, extra: string[] = []): ShieldResponse {
+  const error = { status: e.status, code: e.code, message: e.message, option: e.option };
+  return rejection(deps.cache.name, error, extra);
 }

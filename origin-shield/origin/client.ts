@@ -14,45 +14,10 @@
 import { Readable } from "node:stream";
 import { Agent, buildConnector, type Dispatcher } from "undici";
 import type { ShieldConfig } from "../../core/config/index.ts";
-import type { EntryMeta, HeaderPairs } from "../../core/policy/index.ts";
+import type { HeaderPairs } from "../../core/policy/index.ts";
 import { nodeHeaderPairs, writableField } from "../http/headers.ts";
+import { OriginError } from "./origin-error.ts";
 import { type Release, Slots, SlotsBusy } from "./slots.ts";
-
-export type OriginFailure =
-  | "timeout"
-  | "connect"
-  | "reset"
-  | "too-large"
-  | "aborted"
-  /** Every connection to the origin was busy and the wait for one hit its bound. */
-  | "busy"
-  /** The response cannot be relayed as it is (a field Node's server refuses to write). */
-  | "invalid"
-  /** The shield itself failed while handling the response. */
-  | "internal";
-
-export class OriginError extends Error {
-  readonly kind: OriginFailure;
-  constructor(kind: OriginFailure, message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = "OriginError";
-    this.kind = kind;
-  }
-
-  /** RFC 9110 §15.6: 504 when too slow, 503 when busy, 500 our own failure, else 502. */
-  get status(): number {
-    switch (this.kind) {
-      case "timeout":
-        return 504;
-      case "busy":
-        return 503;
-      case "internal":
-        return 500;
-      default:
-        return 502;
-    }
-  }
-}
 
 export interface OriginRequest {
   /** Absolute URL on a configured origin (see routing.ts). */
@@ -72,19 +37,7 @@ export interface OriginResponse {
   readonly body: AsyncIterable<Buffer>;
   /** Stop reading the body and release the connection. */
   dispose(): void;
-  /**
-   * An image variant's only (produce.ts): its source's stored lifetimes, which the
-   * variant's entry takes instead of its own; null when the source is not stored, so
-   * neither is the variant.
-   */
-  readonly lifetime?: Lifetimes | null;
 }
-
-/** When a stored entry stops being fresh, and its stale windows end (ms since epoch). */
-export type Lifetimes = Pick<
-  EntryMeta,
-  "freshUntil" | "staleWhileRevalidateUntil" | "staleIfErrorUntil"
->;
 
 /** Statuses whose responses never have a body (RFC 9110 §6.4.1). */
 const NO_BODY = new Set([204, 304]);

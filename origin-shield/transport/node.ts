@@ -6,14 +6,19 @@
  * app uses, and only /__shield/ admin requests go through Hono.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
+import type { ShieldHandler } from "../compose.ts";
 import type { ShieldContext } from "../context.ts";
-import { handle, type ShieldRequest } from "../handler.ts";
 import { accessLog } from "../observe/access-log.ts";
 import { type BodyStream, errorResponse, type ShieldResponse } from "../respond.ts";
+import type { ShieldRequest } from "../types.ts";
 
 export type NodeListener = (req: IncomingMessage, res: ServerResponse) => void;
 
-export function nodeListener(ctx: ShieldContext, admin: NodeListener): NodeListener {
+export function nodeListener(
+  ctx: ShieldContext,
+  handle: ShieldHandler,
+  admin: NodeListener,
+): NodeListener {
   const log = accessLog(ctx.log);
   const logInfo = log !== null;
   const sendTimeoutMs = ctx.config.shield.server.sendTimeoutMs;
@@ -36,7 +41,7 @@ export function nodeListener(ctx: ShieldContext, admin: NodeListener): NodeListe
     };
     let result: ShieldResponse | Promise<ShieldResponse>;
     try {
-      result = handle(ctx, request);
+      result = handle(request);
     } catch (err) {
       result = internalError(ctx, err);
     }

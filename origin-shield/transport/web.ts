@@ -2,13 +2,14 @@
  * The same handler behind a web Request/Response, for the Hono app (tests call
  * `app.request()`; any fetch-style host can run it).
  */
+import type { ShieldHandler } from "../compose.ts";
 import type { ShieldContext } from "../context.ts";
-import { handle } from "../handler.ts";
 import { fromWebHeaders } from "../http/headers.ts";
 import type { ShieldResponse } from "../respond.ts";
 
 export async function handleWeb(
   ctx: ShieldContext,
+  handle: ShieldHandler,
   request: Request,
   remoteAddress: string | undefined,
 ): Promise<Response> {
@@ -16,7 +17,7 @@ export async function handleWeb(
   const headers = fromWebHeaders(request.headers);
   headers.host ??= url.host;
   const method = request.method;
-  const r = await handle(ctx, {
+  const r = await handle({
     method,
     target: url.pathname + url.search,
     headers,

@@ -228,10 +228,11 @@ describe("a throw at any step of a fill fails that fill alone", () => {
     [
       "deciding whether to store",
       (ctx) => {
-        const real = ctx.uncacheable.clear.bind(ctx.uncacheable);
-        ctx.uncacheable.clear = boom;
+        const hitForMiss = ctx.collapser.hitForMiss;
+        const real = hitForMiss.clear.bind(hitForMiss);
+        hitForMiss.clear = boom;
         return () => {
-          ctx.uncacheable.clear = real;
+          hitForMiss.clear = real;
         };
       },
     ],
@@ -257,10 +258,10 @@ describe("a throw at any step of a fill fails that fill alone", () => {
     [
       "storing the object",
       (ctx) => {
-        const real = ctx.store.store.bind(ctx.store);
-        ctx.store.store = boom;
+        const real = ctx.tier.put.bind(ctx.tier);
+        ctx.tier.put = boom;
         return () => {
-          ctx.store.store = real;
+          ctx.tier.put = real;
         };
       },
     ],
@@ -299,13 +300,13 @@ describe("a throw at any step of a fill fails that fill alone", () => {
     await shield.shield.drain();
     shield.advance(5_000);
     const ctx = shield.shield.context;
-    const real = ctx.store.replace.bind(ctx.store);
-    ctx.store.replace = () => {
+    const real = ctx.tier.replace.bind(ctx.tier);
+    ctx.tier.replace = () => {
       throw new TypeError("injected");
     };
     const failed = await get(base, "/r");
     expect(failed.status).toBe(500);
-    ctx.store.replace = real;
+    ctx.tier.replace = real;
     const ok = await get(base, "/r");
     expect(ok).toMatchObject({ status: 200, body: "a" });
     expect(ok.cs).toMatch(/^shield; fwd=stale; fwd-status=304/);

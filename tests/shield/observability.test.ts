@@ -165,7 +165,7 @@ describe("/__shield/metrics (Prometheus text)", () => {
     const leader = fetch(`${base}/slow`).then((r) => r.text());
     await until(() => origin.count() === 3, "the leader at the origin");
     const follower = fetch(`${base}/slow`).then((r) => r.text());
-    const flight = () => [...t.shield.context.flights.values()][0];
+    const flight = () => [...t.shield.context.collapser.flights.values()][0];
     await until(() => flight()?.followers === 1, "the follower to join");
     await new Promise((r) => setTimeout(r, 30)); // a latency the histogram can tell apart
     release();

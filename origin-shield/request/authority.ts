@@ -1,22 +1,9 @@
 /**
- * Which configured origin serves a request, and the URL to fetch there. This is the only
- * place a fetch target is made, and it is made from a configured origin's base URL plus
- * the request's path and query: no Host header, absolute-form target or path trick can
- * name another host (RFC 9112 §3.2.2: an absolute-form authority only selects among the
- * configured hosts, like Host does).
+ * The Host a request names, checked. Routing (core/routing) then picks a configured
+ * origin for it: no Host header, absolute-form target or path trick can name another
+ * host (RFC 9112 §3.2.2: an absolute-form authority only selects among the configured
+ * hosts, like Host does).
  */
-import type { OriginConfig } from "../core/config/index.ts";
-import type { NormalisedUrl } from "../core/key/index.ts";
-import { originTarget } from "../core/routing/index.ts";
-
-/**
- * Where on the origin to fetch: its base URL, the normalised path and the query kept for
- * the key (core/routing, as the edge does). The origin comes from core/routing's
- * `routeOrigin`, so only a configured origin is ever named here.
- */
-export function forwardUrl(origin: OriginConfig, url: NormalisedUrl): string {
-  return originTarget(origin.url, url.path, url.query);
-}
 
 /**
  * A Host (or X-Forwarded-Host, or absolute-form authority) value checked and split:

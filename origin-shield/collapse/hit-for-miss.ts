@@ -18,7 +18,7 @@ interface Mark {
 /** What one mark costs beyond its key's characters: the LRU's node and the value. */
 const OVERHEAD = 160;
 
-export class UncacheableKeys {
+export class HitForMiss {
   readonly #lru: LRUCache<string, Mark>;
   readonly maxBytes: number;
 

@@ -1,0 +1,15 @@
+/** What the cache path needs from the node it runs on (built in context.ts). */
+import type { KeySpec } from "../../core/config/index.ts";
+import type { PolicyOptions } from "../../core/policy/index.ts";
+import type { Collapser } from "../collapse/collapser.ts";
+import type { Tier } from "../store/tier.ts";
+
+export interface CacheDeps {
+  /** This cache's name in Cache-Status and Via. */
+  readonly name: string;
+  readonly key: KeySpec;
+  readonly options: PolicyOptions;
+  readonly tier: Tier;
+  readonly collapser: Collapser;
+  readonly now: () => number;
+}

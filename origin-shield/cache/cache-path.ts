@@ -1,0 +1,157 @@
+/**
+ * The cache path for one GET or HEAD, whatever makes its responses:
+ *
+ *   key → lookup → decide (core/policy) →
+ *     fresh: hit · stale-while-revalidate: hit + one background revalidation ·
+ *     revalidate / miss: join or start the key's fill (collapse/) ·
+ *     only-if-cached with nothing usable: 504
+ *
+ * The caller hands in how a fill gets its response (`fetch`): the origin for a plain
+ * request (origin/fetcher.ts), a transform for an image variant (image/route.ts). A hit
+ * returns synchronously: no promise on the hot path.
+ */
+import type { NormalisedUrl } from "../../core/key/index.ts";
+import { buildCacheKey } from "../../core/key/index.ts";
+import type { Credentials, Decision, HeaderPairs, HeaderReader } from "../../core/policy/index.ts";
+import {
+  decide,
+  forwardReason,
+  hitMember,
+  requestCredentials,
+  revalidationHeaders,
+  withoutStale,
+} from "../../core/policy/index.ts";
+import type { Fetcher, FillJob } from "../collapse/fill.ts";
+import { rejection } from "../rejection.ts";
+import { type ClientRequest, fromStored, type ShieldResponse } from "../respond.ts";
+import type { StoredObject } from "../store/stored-object.ts";
+import type { CacheDeps } from "./cache-deps.ts";
+import { serveFill } from "./serve-fill.ts";
+
+/** A request the cache answers. */
+export interface CacheRequest {
+  readonly method: string;
+  /** The headers the key and Vary read: the client's, as the origin will receive them. */
+  readonly headers: HeaderReader;
+  readonly url: NormalisedUrl;
+  /**
+   * What the response is fetched with, for the sharing rule (core/policy/sharing.ts);
+   * by default the request's own (its Authorization, its cookies).
+   */
+  readonly credentials?: Credentials | undefined;
+  /** The normalised URL of what the response is made from, if anything (for purge). */
+  readonly derivedFrom?: string | undefined;
+  /**
+   * Never answer from a stale entry; revalidate it first. For a response that another is
+   * made from: a variant made from a soft-purged source must not keep the old pixels.
+   */
+  readonly noStale?: boolean | undefined;
+  /** How a fill for this request gets its response. */
+  readonly fetch: Fetcher;
+}
+
+export function serveFromCache(
+  deps: CacheDeps,
+  req: CacheRequest,
+): ShieldResponse | Promise<ShieldResponse> {
+  const primary = buildCacheKey(
+    { url: req.url, headers: req.headers, method: req.method },
+    deps.key,
+  );
+  const found = deps.tier.lookup(primary, req.headers);
+  if (found instanceof Promise) return found.then((obj) => answer(deps, req, primary, obj));
+  return answer(deps, req, primary, found);
+}
+
+function answer(
+  deps: CacheDeps,
+  req: CacheRequest,
+  primary: string,
+  found: StoredObject | undefined,
+): ShieldResponse | Promise<ShieldResponse> {
+  const now = deps.now();
+  let entry = found;
+  if (entry !== undefined && now >= entry.meta.deleteAt) {
+    deps.tier.delete(deps.tier.keyOf(entry, req.headers));
+    entry = undefined;
+  }
+  const client: ClientRequest = { method: req.method, headers: req.headers };
+  let decision: Decision = decide(client, entry?.meta, now, deps.options);
+  if (req.noStale === true) decision = withoutStale(decision, entry?.meta, now);
+  switch (decision.kind) {
+    case "fresh":
+    case "stale-allowed": {
+      const outcome = decision.kind === "fresh" ? "hit" : "stale";
+      const member = hitMember(deps.name, decision);
+      return fromStored(client, entry as StoredObject, decision.age, member, outcome);
+    }
+    case "stale-while-revalidate": {
+      const stale = entry as StoredObject;
+      const conditional = revalidationHeaders(stale.meta);
+      deps.collapser.revalidateInBackground(fillJob(deps, req, primary, conditional, stale, true));
+      const member = hitMember(deps.name, decision);
+      return fromStored(client, stale, decision.age, member, "stale");
+    }
+    case "unsatisfiable":
+      return rejection(deps.name, {
+        status: 504,
+        code: "only_if_cached",
+        message: "only-if-cached and nothing usable is stored",
+      });
+    case "revalidate": {
+      const job = fillJob(deps, req, primary, decision.conditional, entry, true);
+      const fwd = forwardReason(decision) ?? "stale";
+      return serveFill(deps, client, job, { fwd, entry, staleIfError: decision.staleIfError });
+    }
+    case "miss":
+      return miss(deps, req, client, primary, entry, decision);
+  }
+}
+
+function miss(
+  deps: CacheDeps,
+  req: CacheRequest,
+  client: ClientRequest,
+  primary: string,
+  entry: StoredObject | undefined,
+  decision: Extract<Decision, { kind: "miss" }>,
+): Promise<ShieldResponse> {
+  const credentials = credentialsOf(deps, req);
+  const hitForMiss = deps.collapser.hitForMiss.holds(primary, deps.now(), credentials.cookie);
+  // A request with Authorization, or for a key known not to be shareable, fetches on its
+  // own: it must not wait on, or be waited on by, anyone else's fetch.
+  const shared = !credentials.authorization && !hitForMiss;
+  let fwd = forwardReason(decision) ?? "miss";
+  // RFC 9211 §2.2: responses for the URI are stored, but not for this request's values of
+  // their Vary fields (the tier's lookup cannot tell the two apart).
+  if (fwd === "uri-miss" && deps.tier.hasVariants(primary)) fwd = "vary-miss";
+  const job = fillJob(deps, req, primary, [], undefined, shared, credentials);
+  const detail = hitForMiss ? "uncacheable" : undefined;
+  return serveFill(deps, client, job, { fwd, entry, staleIfError: false, detail });
+}
+
+function credentialsOf(deps: CacheDeps, req: CacheRequest): Credentials {
+  return req.credentials ?? requestCredentials(req.headers, deps.options);
+}
+
+function fillJob(
+  deps: CacheDeps,
+  req: CacheRequest,
+  primary: string,
+  conditional: HeaderPairs,
+  revalidating: StoredObject | undefined,
+  shared: boolean,
+  credentials: Credentials = credentialsOf(deps, req),
+): FillJob {
+  return {
+    primary,
+    id: { url: req.url.url, primary, derivedFrom: req.derivedFrom },
+    request: { method: "GET", headers: req.headers },
+    credentials,
+    path: req.url.path,
+    revalidating,
+    conditional,
+    shared,
+    fetch: req.fetch,
+  };
+}

@@ -1,0 +1,171 @@
+/**
+ * A request that needs a fill: join the key's fill or start one, and turn its head into
+ * this client's response. A follower is handed only what the sharing rule
+ * (core/policy/sharing.ts) lets it have: a response it could have been served from the
+ * cache (storable, fresh on arrival, selected by its own Vary values), or an origin's
+ * error without private markers, which spares a failing origin the herd. Anything else,
+ * and the follower makes its own fetch.
+ */
+import type { CacheStatusMember } from "../../core/http/cache-status.ts";
+import type { RequestLike } from "../../core/policy/index.ts";
+import {
+  currentAge,
+  followerMayShare,
+  followerMayShareError,
+  forwardedMember,
+  isNotModified,
+  mayServeStaleOnError,
+  notModifiedHeaders,
+  selectsFor,
+  staleOnErrorMember,
+} from "../../core/policy/index.ts";
+import type { FillJob } from "../collapse/fill.ts";
+import type { FillHead } from "../collapse/flight.ts";
+import { pairsSource } from "../http/headers.ts";
+import {
+  type BodyStream,
+  type ClientRequest,
+  errorResponse,
+  fromStored,
+  originErrorResponse,
+  relayed,
+  type ShieldResponse,
+} from "../respond.ts";
+import type { StoredObject } from "../store/stored-object.ts";
+import type { CacheDeps } from "./cache-deps.ts";
+
+/** Why the request goes forward, and what it may fall back on. */
+export interface Forwarding {
+  readonly fwd: NonNullable<CacheStatusMember["fwd"]>;
+  /** The stored entry this request found (stale, or another variant), if any. */
+  readonly entry: StoredObject | undefined;
+  /** The entry may be served if the origin fails (RFC 5861 §4). */
+  readonly staleIfError: boolean;
+  readonly detail?: string | undefined;
+}
+
+export async function serveFill(
+  deps: CacheDeps,
+  client: ClientRequest,
+  job: FillJob,
+  forwarding: Forwarding,
+): Promise<ShieldResponse> {
+  const joined = deps.collapser.join(job);
+  if (joined === "full") return queueFull(deps, forwarding);
+  const { flight, follower } = joined;
+  // The reader is attached before the head arrives so that it starts at byte 0.
+  const stream = client.method === "HEAD" ? null : flight.body.reader();
+  const head = await flight.head;
+  if (head.kind !== "response") {
+    stream?.close();
+    return fromSettled(deps, client, job, forwarding, head, follower);
+  }
+  if (head.status >= 500) {
+    const stale = staleOnError(deps, client, forwarding, head.status);
+    if (stale !== null) {
+      stream?.close();
+      return stale;
+    }
+  }
+  if (follower && !mayShare(deps, head, job.request)) {
+    stream?.close();
+    return ownFetch(deps, client, job, forwarding);
+  }
+  const outcome = follower ? "collapsed" : forwarding.fwd === "stale" ? "revalidated" : "miss";
+  const member = forwardedMember(deps.name, {
+    fwd: forwarding.fwd,
+    status: head.status,
+    stored: head.storing,
+    collapsed: follower,
+    detail: head.detail ?? forwarding.detail,
+  });
+  // A conditional client request answered from the new response (RFC 9111 §4.3.2).
+  if (head.status === 200 && head.plan.store && isNotModified(client, head.headers)) {
+    stream?.close();
+    const headers = notModifiedHeaders(head.headers);
+    return { ...relayed(304, headers, member, null, outcome), body: null };
+  }
+  const r = relayed(head.status, head.headers, member, stream as BodyStream | null, outcome);
+  return head.plan.store ? { ...r, lifetime: head.plan.meta } : r;
+}
+
+/** The fill failed, or refreshed the stored entry from a 304. */
+function fromSettled(
+  deps: CacheDeps,
+  client: ClientRequest,
+  job: FillJob,
+  forwarding: Forwarding,
+  head: Exclude<FillHead, { kind: "response" }>,
+  follower: boolean,
+): ShieldResponse | Promise<ShieldResponse> {
+  if (head.kind === "error") {
+    return (
+      staleOnError(deps, client, forwarding, undefined) ??
+      originErrorResponse(deps.name, forwarding.fwd, head.error, follower)
+    );
+  }
+  if (selectsFor(head.obj.meta, job.request) !== "ok") {
+    return ownFetch(deps, client, job, forwarding);
+  }
+  const member = forwardedMember(deps.name, {
+    fwd: forwarding.fwd,
+    status: 304,
+    stored: head.stored,
+    collapsed: follower,
+  });
+  const outcome = follower ? "collapsed" : "revalidated";
+  return fromStored(client, head.obj, currentAge(head.obj.meta, deps.now()), member, outcome);
+}
+
+/** The sharing rule for a response its leader's fetch is receiving. */
+function mayShare(
+  deps: CacheDeps,
+  head: Extract<FillHead, { kind: "response" }>,
+  follower: RequestLike,
+): boolean {
+  if (head.plan.store) return followerMayShare(head.plan, follower);
+  const headers = pairsSource(head.headers);
+  return followerMayShareError(head.status, headers, head.request, follower, deps.options);
+}
+
+/** A follower that may not share the leader's response goes to the origin itself. */
+function ownFetch(
+  deps: CacheDeps,
+  client: ClientRequest,
+  job: FillJob,
+  forwarding: Forwarding,
+): Promise<ShieldResponse> {
+  return serveFill(deps, client, { ...job, shared: false }, forwarding);
+}
+
+/**
+ * The stale copy when the origin failed (`status`: the 5xx it sent; undefined when it
+ * could not be reached) and the entry allows it (RFC 5861 §4), else null.
+ */
+function staleOnError(
+  deps: CacheDeps,
+  client: ClientRequest,
+  forwarding: Forwarding,
+  status: number | undefined,
+): ShieldResponse | null {
+  const entry = forwarding.entry;
+  const now = deps.now();
+  if (entry === undefined || !forwarding.staleIfError) return null;
+  if (!mayServeStaleOnError(entry.meta, now)) return null;
+  const member = staleOnErrorMember(deps.name, (entry.meta.freshUntil - now) / 1000, status);
+  return fromStored(client, entry, currentAge(entry.meta, now), member, "stale_error");
+}
+
+function queueFull(deps: CacheDeps, forwarding: Forwarding): ShieldResponse {
+  const member = forwardedMember(deps.name, {
+    fwd: forwarding.fwd,
+    stored: false,
+    detail: "queue_full",
+  });
+  const error = {
+    status: 503,
+    code: "queue_full",
+    message: "too many requests are waiting for this object",
+  };
+  return errorResponse(error, "rejected", member, ["retry-after", "1"]);
+}

@@ -1,0 +1,355 @@
+/**
+ * A fill: one fetch for a key, its response planned, relayed to every reader and stored.
+ * It runs on its own, detached from any client: a leader that disconnects cancels
+ * nothing, and a storable response is completed and stored even when every client has
+ * gone. Its steps, each a function below:
+ *
+ *   fetchHead → (304 to our validators) refreshOn304 → planFill → pumpBody → commit
+ *
+ * What is fetched is the job's to say (`fetch`): an origin, or anything that answers
+ * like one. The fill only plans, relays and stores.
+ */
+import type {
+  Credentials,
+  HeaderPairs,
+  NotStoredReason,
+  PolicyOptions,
+  RequestLike,
+  RuleEffect,
+  StoragePlan,
+} from "../../core/policy/index.ts";
+import {
+  NO_CREDENTIALS,
+  notModifiedSelects,
+  planStorage,
+  refreshFromNotModified,
+} from "../../core/policy/index.ts";
+import { type CompiledRules, matchResponseRule } from "../../core/rules/index.ts";
+import { pairsSource } from "../http/headers.ts";
+import { OriginError } from "../origin/origin-error.ts";
+import { type StoredIdentity, type StoredObject, withMeta } from "../store/stored-object.ts";
+import type { Tier, TierWriter } from "../store/tier.ts";
+import type { Lifetimes } from "../types.ts";
+import type { Flight } from "./flight.ts";
+import type { HitForMiss } from "./hit-for-miss.ts";
+
+/** A response as a fill receives it. */
+export interface FetchedResponse {
+  readonly status: number;
+  /** Lowercase names, in order, repeated fields kept apart. */
+  readonly headers: HeaderPairs;
+  /** Ends only when the body is complete; a cut body throws an OriginError. */
+  readonly body: AsyncIterable<Buffer>;
+  /** Stop reading the body and release what holds it. */
+  dispose(): void;
+  /**
+   * For a response made from another stored response: the lifetimes its entry takes
+   * instead of its own (it is fresh, and stale, exactly as long as what it was made
+   * from); null when what it was made from is not stored, so neither is it.
+   */
+  readonly lifetimes?: Lifetimes | null;
+}
+
+/** What a fill asks its fetcher for. */
+export interface FetchIntent {
+  /** The validators of a revalidation (none for a plain fetch, or an entry without any). */
+  readonly conditional: HeaderPairs;
+  /** A stored entry is being revalidated. */
+  readonly revalidation: boolean;
+}
+
+/** How a fill gets its response; only OriginErrors may be thrown. */
+export type Fetcher = (intent: FetchIntent, signal: AbortSignal) => Promise<FetchedResponse>;
+
+export interface FillJob {
+  readonly primary: string;
+  /** Where the stored response belongs (its URL for purge, what it was made from). */
+  readonly id: StoredIdentity;
+  /** The request the response will be stored for (its Vary values select it). */
+  readonly request: RequestLike;
+  /** What the response is fetched with, for the sharing rule (core/policy/sharing.ts). */
+  readonly credentials: Credentials;
+  /** The path whose response rules apply. */
+  readonly path: string;
+  /** The stale entry being revalidated, and our validators for it. */
+  readonly revalidating?: StoredObject | undefined;
+  readonly conditional: HeaderPairs;
+  /** Others may join it (false: a private fetch for one request). */
+  readonly shared: boolean;
+  readonly fetch: Fetcher;
+}
+
+/** What a fill needs from the node it runs on. */
+export interface FillDeps {
+  readonly tier: Tier;
+  readonly options: PolicyOptions;
+  readonly rules: CompiledRules;
+  readonly hitForMiss: HitForMiss;
+  /** How long a key stays hit-for-miss after a response that could not be shared, ms. */
+  readonly hitForMissMs: number;
+  /** The largest body relayed at all, bytes. */
+  readonly maxBodyBytes: number;
+  readonly now: () => number;
+  /** A body failed part-way (counted by kind). */
+  readonly bodyFailed: (error: OriginError) => void;
+}
+
+interface Times {
+  readonly requestTime: number;
+  readonly responseTime: number;
+}
+
+/** Run a fill to its end. Throws only for the shield's own failures, never an origin's. */
+export async function runFill(deps: FillDeps, flight: Flight, job: FillJob): Promise<void> {
+  const stop = new AbortController();
+  const requestTime = deps.now();
+  const res = await fetchHead(flight, job, stop.signal);
+  if (res === null) return;
+  try {
+    const times = { requestTime, responseTime: deps.now() };
+    const entry = job.revalidating;
+    if (entry !== undefined && res.status === 304) {
+      res.dispose();
+      if (refreshOn304(deps, flight, job, entry, res, times)) return;
+      // A 304 about another representation: fetch the whole response instead.
+      return await runFill(deps, flight, { ...job, revalidating: undefined, conditional: [] });
+    }
+    const writer = planFill(deps, flight, job, res, times);
+    await pumpBody(deps, flight, res, writer, stop);
+  } catch (err) {
+    res.dispose();
+    throw err;
+  }
+}
+
+/** Step 1: ask for the response; a failure is every waiter's answer. */
+async function fetchHead(
+  flight: Flight,
+  job: FillJob,
+  signal: AbortSignal,
+): Promise<FetchedResponse | null> {
+  try {
+    const intent = { conditional: job.conditional, revalidation: job.revalidating !== undefined };
+    return await job.fetch(intent, signal);
+  } catch (err) {
+    if (!(err instanceof OriginError)) throw err;
+    flight.fail(err);
+    return null;
+  }
+}
+
+/**
+ * Step 2, RFC 9111 §4.3.3/§4.3.4: a 304 to our own conditional request freshens the
+ * entry it selects. False when it selects none: the caller fetches the whole response.
+ */
+function refreshOn304(
+  deps: FillDeps,
+  flight: Flight,
+  job: FillJob,
+  entry: StoredObject,
+  res: FetchedResponse,
+  times: Times,
+): boolean {
+  const headers = pairsSource(res.headers);
+  if (!notModifiedSelects(entry.meta, headers)) return false;
+  const contentType = pairsSource(entry.meta.headers).get("content-type");
+  const plan: StoragePlan =
+    res.lifetimes === null
+      ? { store: false, reason: "source-not-stored" }
+      : refreshFromNotModified({
+          entry: entry.meta,
+          notModified: headers,
+          request: job.request,
+          // The stored body was not fetched for this request: whose cookie revalidated
+          // it says nothing about whom it may be shared with (its Vary values still do).
+          credentials: NO_CREDENTIALS,
+          ...times,
+          rule: ruleFor(deps, job, res, entry.meta.status, contentType, times.responseTime),
+          options: deps.options,
+        });
+  const obj = plan.store ? withMeta(entry, plan.meta) : entry;
+  const key = deps.tier.keyOf(entry, job.request.headers);
+  if (plan.store) deps.tier.replace(key, obj);
+  else deps.tier.delete(key);
+  flight.closeToFollowers();
+  flight.settle({ kind: "refreshed", obj, stored: plan.store });
+  flight.body.end();
+  return true;
+}
+
+/**
+ * Step 3: may the response be stored (core/policy), will the tier take it, and does its
+ * key become hit-for-miss. Hands the waiters the head; returns the body's writer, or
+ * null when the body is only relayed.
+ */
+function planFill(
+  deps: FillDeps,
+  flight: Flight,
+  job: FillJob,
+  res: FetchedResponse,
+  times: Times,
+): TierWriter | null {
+  const headers = pairsSource(res.headers);
+  const plan: StoragePlan =
+    res.lifetimes === null
+      ? { store: false, reason: "source-not-stored" }
+      : planStorage({
+          request: job.request,
+          credentials: job.credentials,
+          response: { status: res.status, headers },
+          ...times,
+          rule: ruleFor(
+            deps,
+            job,
+            res,
+            res.status,
+            headers.get("content-type"),
+            times.responseTime,
+          ),
+          options: deps.options,
+        });
+  let writer: TierWriter | null = null;
+  let detail: string | undefined;
+  if (plan.store) {
+    deps.hitForMiss.clear(job.primary);
+    const declaredLength = contentLength(headers.get("content-length"));
+    writer = deps.tier.writer({ meta: plan.meta, id: job.id, declaredLength }, job.request.headers);
+    if (writer === null) detail = "too-large";
+  } else {
+    detail = plan.reason;
+    if (marksHitForMiss(plan.reason, res.status, job.credentials)) {
+      // Varnish's hit-for-miss: later requests skip the queue and fetch on their own.
+      const until = times.responseTime + deps.hitForMissMs;
+      deps.hitForMiss.mark(job.primary, until, job.credentials.cookie);
+    }
+  }
+  if (writer === null) stopKeeping(flight);
+  flight.settle({
+    kind: "response",
+    status: res.status,
+    headers: res.headers,
+    request: job.request,
+    plan,
+    storing: writer !== null,
+    detail,
+  });
+  return writer;
+}
+
+/**
+ * Step 4: relay the body to every reader as it arrives, and into the tier's writer. A
+ * body longer or shorter than its Content-Length, over the size bound, or cut by the
+ * origin fails: it is never stored, and readers see their transfer fail rather than end
+ * as if it were complete.
+ */
+async function pumpBody(
+  deps: FillDeps,
+  flight: Flight,
+  res: FetchedResponse,
+  storing: TierWriter | null,
+  stop: AbortController,
+): Promise<void> {
+  let writer = storing;
+  const declared = contentLength(pairsSource(res.headers).get("content-length"));
+  let bytes = 0;
+  try {
+    for await (const chunk of res.body) {
+      bytes += chunk.length;
+      if (bytes > deps.maxBodyBytes) {
+        throw new OriginError("too-large", `origin body over ${deps.maxBodyBytes} bytes`);
+      }
+      if (declared !== null && bytes > declared) {
+        throw new OriginError("reset", `origin body longer than its ${declared} bytes`);
+      }
+      const kept = writer === null ? null : writer.write(chunk);
+      if (writer !== null && kept === null) {
+        writer = null; // over the tier's bound: relayed, not stored
+        stopKeeping(flight);
+      }
+      flight.body.push(kept ?? chunk);
+      if (writer === null && flight.body.readers === 0) {
+        res.dispose();
+        flight.body.fail(new OriginError("aborted", "no reader left"));
+        return;
+      }
+      const wait = flight.body.writable();
+      if (wait !== null) await wait;
+    }
+    if (declared !== null && bytes !== declared) {
+      throw new OriginError("reset", `origin body ended at ${bytes} of ${declared} bytes`);
+    }
+  } catch (err) {
+    if (!(err instanceof OriginError)) throw err;
+    writer?.abort();
+    deps.bodyFailed(err);
+    res.dispose();
+    stop.abort();
+    flight.body.fail(err);
+    return;
+  }
+  commit(flight, writer);
+}
+
+/** Step 5: the body is whole: store it, and end every reader's stream. */
+function commit(flight: Flight, writer: TierWriter | null): void {
+  writer?.commit();
+  flight.body.end();
+}
+
+/** The body will not be stored: no one else joins, and chunks read by all are dropped. */
+function stopKeeping(flight: Flight): void {
+  flight.closeToFollowers();
+  flight.body.release();
+}
+
+/**
+ * The TTL rule for a response: the first configured rule that matches it; or, for a
+ * response whose lifetimes were dictated (FetchedResponse.lifetimes), those lifetimes
+ * put as the rule that sets them, so its entry is fresh, and stale, exactly as long as
+ * what it was made from. Its own headers still decide whether it may be stored at all.
+ */
+function ruleFor(
+  deps: FillDeps,
+  job: FillJob,
+  res: FetchedResponse,
+  status: number,
+  contentType: string | null,
+  now: number,
+): RuleEffect | undefined {
+  const dictated = res.lifetimes;
+  if (dictated === undefined || dictated === null) {
+    const request = { method: "GET", path: job.path, status, contentType };
+    return matchResponseRule(deps.rules, request)?.rule;
+  }
+  return {
+    match: { status: [status] },
+    ttl: { set: (dictated.freshUntil - now) / 1000 },
+    staleWhileRevalidate: Math.max(
+      0,
+      (dictated.staleWhileRevalidateUntil - dictated.freshUntil) / 1000,
+    ),
+    staleIfError: Math.max(0, (dictated.staleIfErrorUntil - dictated.freshUntil) / 1000),
+  };
+}
+
+/**
+ * Whether a response that was not stored should make its key hit-for-miss. Not when the
+ * reason lies in the request rather than in the response (a request with Authorization,
+ * or no-store from the client): anonymous requests for the key would then stop
+ * collapsing for a while because of one request. Not for a server error or 429 either:
+ * those go to the requests waiting at that moment (cache/serve-fill.ts), and the next
+ * burst should collapse onto one fetch again, not each reach an origin that is failing.
+ */
+function marksHitForMiss(
+  reason: NotStoredReason,
+  status: number,
+  credentials: Credentials,
+): boolean {
+  if (status >= 500 || status === 429 || credentials.authorization) return false;
+  return reason !== "authorization" && reason !== "request-no-store" && reason !== "method";
+}
+
+function contentLength(value: string | null): number | null {
+  if (value === null || !/^\d{1,15}$/.test(value.trim())) return null;
+  return Number(value.trim());
+}

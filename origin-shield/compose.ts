@@ -1,0 +1,90 @@
+/**
+ * The composition root: the one place that knows every route and wires each to what it
+ * needs. Transports (transport/node.ts, transport/web.ts) call only the handler made
+ * here.
+ *
+ *   prepare (request/prepare.ts) →
+ *     transform URL: the image route (image/route.ts), handed a way to fetch sources ·
+ *     other methods: pass through, then invalidate (pass/) ·
+ *     bypass cookie or rule: pass through ·
+ *     GET/HEAD: the cache path (cache/cache-path.ts), handed the origin as its fetcher
+ */
+import { hasAnyCookie } from "../core/key/cookies.ts";
+import { isSafeMethod } from "../core/policy/index.ts";
+import { matchRequestRule } from "../core/rules/index.ts";
+import { serveFromCache } from "./cache/cache-path.ts";
+import type { ShieldContext } from "./context.ts";
+import type { ImageRouteDeps } from "./image/route.ts";
+import { serveImage } from "./image/route.ts";
+import { originFetcher } from "./origin/fetcher.ts";
+import { invalidateAfter } from "./pass/invalidate.ts";
+import { passThrough } from "./pass/pass-through.ts";
+import { prepareRequest } from "./request/prepare.ts";
+import type { ShieldResponse } from "./respond.ts";
+import type { RoutedRequest, ShieldRequest } from "./types.ts";
+
+/** The shield's request handling, transport-neutral: (request) → response data. */
+export type ShieldHandler = (req: ShieldRequest) => ShieldResponse | Promise<ShieldResponse>;
+
+export function composeHandler(ctx: ShieldContext): ShieldHandler {
+  const transformPrefix = ctx.config.images.transformPrefix;
+
+  /** A plain GET or HEAD through the cache, filled from the origin. */
+  const fromCache = (routed: RoutedRequest, noStale = false) =>
+    serveFromCache(ctx, {
+      method: routed.method,
+      headers: routed.reader,
+      url: routed.url,
+      noStale,
+      fetch: originFetcher(ctx, routed),
+    });
+
+  const images: ImageRouteDeps = {
+    cache: ctx,
+    images: ctx.config.images,
+    variants: ctx.images.variants,
+    resolved: ctx.images.resolved,
+    pipeline: ctx.images.pipeline,
+    maxInputBytes: ctx.config.images.limits.maxInputBytes,
+    metrics: ctx.metrics,
+    targetedCacheControl: ctx.options.targetedCacheControl,
+    // A variant's source, asked for on the variant's host as a browser without a cookie
+    // would ask, through the cache like any object, and never answered stale.
+    fetchSource: (routed, job, accept) => {
+      const source = prepareRequest(ctx, {
+        method: "GET",
+        target: job.sourceTarget,
+        headers: { host: routed.authority, accept, "x-forwarded-proto": routed.proto },
+        remoteAddress: routed.client.remoteAddress,
+        secure: routed.proto === "https",
+        body: null,
+      });
+      return "status" in source ? source : fromCache(source, true);
+    },
+  };
+
+  return (req) => {
+    const routed = prepareRequest(ctx, req);
+    if ("status" in routed) return routed;
+    if (routed.url.path.startsWith(transformPrefix)) return serveImage(images, routed);
+    const method = req.method;
+    if (method !== "GET" && method !== "HEAD") {
+      return passThrough(ctx, routed, {
+        fwd: "method",
+        body: true,
+        onResponse: isSafeMethod(method)
+          ? undefined
+          : (status, headers) => invalidateAfter(ctx, method, routed.url.url, status, headers),
+      });
+    }
+    const bypassCookies = ctx.config.bypassCookies;
+    if (bypassCookies.length > 0 && hasAnyCookie(routed.reader.get("cookie"), bypassCookies)) {
+      return passThrough(ctx, routed, { fwd: "bypass", detail: "bypass-cookie", body: false });
+    }
+    const rule = matchRequestRule(ctx.rules, { method, path: routed.url.path });
+    if (rule?.rule.bypass) {
+      return passThrough(ctx, routed, { fwd: "bypass", detail: "rule", body: false });
+    }
+    return fromCache(routed);
+  };
+}

@@ -1,0 +1,24 @@
+/** What the image route resolved a transform URL to: the variant's identity and source. */
+import type { TransformSpec } from "../../core/variant/index.ts";
+
+export interface ImageJob {
+  readonly spec: TransformSpec;
+  /** The resolved options (core/variant transformVariantId): the variant's identity. */
+  readonly id: string;
+  /** The source's request-target on this host: path and normalised query. */
+  readonly sourceTarget: string;
+  /** The source's normalised URL (purging it purges the variant). */
+  readonly sourceUrl: string;
+  /** The source's path. */
+  readonly sourcePath: string;
+  /** format=auto was resolved here from Accept: responses say `Vary: Accept`. */
+  readonly negotiated: boolean;
+}
+
+/** A transform URL resolved for one Accept value: what the key and the fill need. */
+export interface ResolvedImage {
+  readonly job: ImageJob;
+  /** The variant's own path and URL (key and purge index). */
+  readonly path: string;
+  readonly url: string;
+}

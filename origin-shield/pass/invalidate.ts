@@ -1,0 +1,33 @@
+/**
+ * RFC 9111 §4.4: after a non-error response to an unsafe method, the stored responses
+ * for its target URI (and for Location and Content-Location on the same host) go.
+ */
+import type { KeySpec } from "../../core/config/index.ts";
+import { normaliseUrl } from "../../core/key/index.ts";
+import { type HeaderReader, invalidatedUrls } from "../../core/policy/index.ts";
+import type { PurgeIndex } from "../store/purge-index.ts";
+import type { Tier } from "../store/tier.ts";
+
+export interface InvalidateDeps {
+  readonly key: KeySpec;
+  readonly tier: Tier;
+  readonly index: PurgeIndex;
+}
+
+export function invalidateAfter(
+  deps: InvalidateDeps,
+  method: string,
+  url: string,
+  status: number,
+  headers: HeaderReader,
+): void {
+  for (const href of invalidatedUrls(method, url, status, headers)) {
+    let normalised: string;
+    try {
+      normalised = normaliseUrl(href, deps.key).url;
+    } catch {
+      continue;
+    }
+    for (const key of deps.index.keysForUrl(normalised)) deps.tier.delete(key);
+  }
+}

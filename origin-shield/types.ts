@@ -1,0 +1,47 @@
+/**
+ * The shield's shared vocabulary, imported by every layer and importing none of them: a
+ * request as a transport hands it in, the same request once routed to an origin, and
+ * the absolute lifetimes a stored entry keeps.
+ */
+import type { OriginConfig } from "../core/config/index.ts";
+import type { NormalisedUrl } from "../core/key/index.ts";
+import type { EntryMeta, HeaderReader } from "../core/policy/index.ts";
+import type { NodeHeaders } from "./http/headers.ts";
+
+/** A client's request, as a transport (node:http or a web Request) hands it in. */
+export interface ShieldRequest {
+  readonly method: string;
+  /** The request-target as received: origin-form "/p?q" or absolute-form "http://h/p". */
+  readonly target: string;
+  readonly headers: NodeHeaders;
+  readonly remoteAddress: string | undefined;
+  /** The client reached us over TLS. */
+  readonly secure: boolean;
+  /** The request body, for methods that carry one. */
+  readonly body: AsyncIterable<Uint8Array> | null;
+}
+
+/**
+ * A request once its target is parsed, its URL normalised and its origin chosen
+ * (request/prepare.ts): what every route works from.
+ */
+export interface RoutedRequest {
+  readonly method: string;
+  /** The client's headers as the origin will receive them (the key and Vary read these). */
+  readonly reader: HeaderReader;
+  readonly url: NormalisedUrl;
+  /** The configured origin that serves it (core/routing). */
+  readonly origin: OriginConfig;
+  readonly proto: string;
+  readonly authority: string;
+  /** The X-Forwarded-For chain this node vouches for (http/client-address.ts). */
+  readonly forwardedFor: string | null;
+  /** The client's own request, for what is forwarded. */
+  readonly client: ShieldRequest;
+}
+
+/** When a stored entry stops being fresh, and its stale windows end (ms since epoch). */
+export type Lifetimes = Pick<
+  EntryMeta,
+  "freshUntil" | "staleWhileRevalidateUntil" | "staleIfErrorUntil"
+>;
