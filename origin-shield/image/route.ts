@@ -2,7 +2,7 @@
  * `/img/<options>/<path>`: an image transform request at the shield.
  *
  *   parse (core/variant) → signature → format=auto from Accept → resolve options
- *   (image-pipeline) → variant bound → the cache, keyed by the resolved options
+ *   (core/variant) → variant bound → the cache, keyed by the resolved options
  *
  * From the key on, a variant is an ordinary cached object (cache/cache-path.ts): hit,
  * stale, revalidate, collapse (identical concurrent requests share one transform) and

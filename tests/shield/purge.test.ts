@@ -122,6 +122,26 @@ describe("purge (hard)", () => {
   });
 });
 
+describe("purge by tag after an entry was replaced", () => {
+  it("purging a tag the stored response no longer carries reports 0 and spares it", async () => {
+    let version = 1;
+    const { t } = await h.start((_req, res) => {
+      res.writeHead(200, { "cache-control": "max-age=60", "surrogate-key": `release-${version}` });
+      res.end(`v${version}`);
+    }, WITH_TOKEN);
+    expect((await fill(t, "/doc")).body).toBe("v1");
+    version = 2;
+    t.advance(61_000);
+    expect((await fill(t, "/doc")).body).toBe("v2");
+    const old = await purge(t, { tags: ["release-1"] });
+    expect(await old.json()).toEqual({ purged: 0, soft: false });
+    expect(await cached(t, ["/doc"])).toEqual(["/doc"]);
+    const current = await purge(t, { tags: ["release-2"] });
+    expect(await current.json()).toEqual({ purged: 1, soft: false });
+    expect(await cached(t, ["/doc"])).toEqual([]);
+  });
+});
+
 describe("soft purge", () => {
   it("marks the response stale: the next request revalidates with the origin (304) instead of refetching", async () => {
     const { origin, t } = await h.start(tagged, WITH_TOKEN);
