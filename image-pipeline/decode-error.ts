@@ -1,5 +1,5 @@
 /** libvips' error messages turned into the pipeline's typed errors. */
-import { ImageError } from "./errors.ts";
+import { ImageError } from "../core/variant/index.ts";
 
 /** A libvips failure while reading the source: the image's fault, a 4xx. */
 export function decodeError(err: unknown): ImageError {

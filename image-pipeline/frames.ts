@@ -6,10 +6,9 @@
  * put back together.
  */
 import sharp, { type Sharp } from "sharp";
+import { ImageError, type TransformSpec } from "../core/variant/index.ts";
 import { decodeError } from "./decode-error.ts";
-import { ImageError } from "./errors.ts";
-import type { TransformSpec } from "./options.ts";
-import type { PipelineSettings } from "./transform.ts";
+import type { PipelineSettings } from "./settings.ts";
 
 /**
  * EXIF orientation as the turn that shows the image upright, in sharp's order of
@@ -36,7 +35,7 @@ export function turnEachFrame(
   input: Buffer,
   orientation: number,
   spec: TransformSpec,
-  s: PipelineSettings,
+  settings: PipelineSettings,
 ): Promise<Sharp> {
   const upright = UPRIGHT[orientation];
   // EXIF orientation first, then rotate and flip: the order a still image gets them in.
@@ -50,11 +49,11 @@ export function turnEachFrame(
   ].filter((step) => step.flop || step.flip || step.angle !== 0);
   const decoded = sharp(input, {
     animated: true,
-    limitInputPixels: s.maxInputPixels,
+    limitInputPixels: settings.maxInputPixels,
     failOn: "error",
   });
   // One sharp call per step: sharp mirrors before it turns, whatever the order of calls.
-  return eachFrame(decoded, s, async (frame, timeout) => {
+  return eachFrame(decoded, settings, async (frame, timeout) => {
     let out = frame;
     for (const step of steps) {
       let img = sharp(out.data, { raw: out });
@@ -76,9 +75,9 @@ export function turnEachFrame(
 export function filterEachFrame(
   img: Sharp,
   filter: (frame: Sharp) => Sharp,
-  s: PipelineSettings,
+  settings: PipelineSettings,
 ): Promise<Sharp> {
-  return eachFrame(img, s, async (frame, timeout) => {
+  return eachFrame(img, settings, async (frame, timeout) => {
     const data = await filter(sharp(frame.data, { raw: frame }))
       .timeout(timeout)
       .raw()
@@ -102,11 +101,11 @@ interface RawFrame {
  */
 async function eachFrame(
   img: Sharp,
-  s: PipelineSettings,
+  settings: PipelineSettings,
   map: (frame: RawFrame, timeout: { seconds: number }) => Promise<RawFrame>,
 ): Promise<Sharp> {
-  const timeout = { seconds: Math.ceil(s.timeoutMs / 1000) };
-  const deadline = performance.now() + s.timeoutMs;
+  const timeout = { seconds: Math.ceil(settings.timeoutMs / 1000) };
+  const deadline = performance.now() + settings.timeoutMs;
   try {
     const strip = await img.timeout(timeout).raw().toBuffer({ resolveWithObject: true });
     const { width, channels } = strip.info;
@@ -117,7 +116,10 @@ async function eachFrame(
     let last: RawFrame = { data: strip.data, width, height, channels };
     for (let i = 0; i < pages; i++) {
       if (performance.now() > deadline) {
-        throw new ImageError("transform_timeout", `the transform took over ${s.timeoutMs} ms`);
+        throw new ImageError(
+          "transform_timeout",
+          `the transform took over ${settings.timeoutMs} ms`,
+        );
       }
       const data = strip.data.subarray(i * frameBytes, (i + 1) * frameBytes);
       last = await map({ data, width, height, channels }, timeout);
@@ -132,7 +134,7 @@ async function eachFrame(
       },
       // Without it sharp takes the strip for one tall image when resizing.
       animated: true,
-      limitInputPixels: s.maxInputPixels,
+      limitInputPixels: settings.maxInputPixels,
     }).timeout(timeout);
   } catch (err) {
     if (err instanceof ImageError) throw err;

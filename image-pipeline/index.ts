@@ -1,17 +1,19 @@
 /**
- * The image pipeline as the shield uses it: options resolved (pure), signatures checked,
- * and transforms run through one bounded queue with sharp set up for this machine.
+ * The image pipeline as the shield uses it: signatures checked, and transforms run
+ * through one bounded queue with sharp set up for this machine. Everything that does not
+ * need sharp or Node (resolving options into a TransformSpec, its variant id, colours,
+ * ImageError) is in core/variant, shared with the edge.
  */
 import { createHash } from "node:crypto";
 import { availableParallelism } from "node:os";
 import sharp from "sharp";
 import type { ImagesConfig } from "../core/config/index.ts";
-import type { TransformSpec } from "./options.ts";
+import type { TransformSpec } from "../core/variant/index.ts";
 import { TransformQueue } from "./queue.ts";
-import { type PipelineSettings, type TransformResult, transform } from "./transform.ts";
+import type { PipelineSettings } from "./settings.ts";
+import { type TransformResult, transform } from "./transform.ts";
 
-export { ImageError, type ImageErrorCode } from "./errors.ts";
-export { resolveTransform, type TransformSpec, variantId, variantPath } from "./options.ts";
+export type { PipelineSettings } from "./settings.ts";
 export { checkSignature, type SignatureCheck, signTransform } from "./signing.ts";
 export type { TransformResult } from "./transform.ts";
 
@@ -27,10 +29,10 @@ export class ImagePipeline {
 
   constructor(images: ImagesConfig, cores = availableParallelism()) {
     const l = images.limits;
-    // sharp runs one libvips thread per image by default on some machines; give it the
-    // cores (DESIGN, toolchain facts). The operation cache only helps repeated work on
-    // the same file; sources here are fresh buffers every time, so it would only hold
-    // memory.
+    // sharp gives libvips one thread per image by default on glibc Linux without jemalloc
+    // (sharp.concurrency's documented default there is 1; elsewhere the core count): give
+    // it the cores. The operation cache only helps repeated work on the same file;
+    // sources here are fresh buffers every time, so it would only hold memory.
     sharp.concurrency(cores);
     sharp.cache(false);
     this.settings = {

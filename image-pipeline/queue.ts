@@ -5,7 +5,7 @@
  * the caller is answered then, but the slot stays taken until libvips has really
  * stopped, so timed-out work can never push the CPU past the limit.
  */
-import { ImageError } from "./errors.ts";
+import { ImageError } from "../core/variant/index.ts";
 
 export class TransformQueue {
   readonly #concurrency: number;
@@ -14,10 +14,10 @@ export class TransformQueue {
   #running = 0;
   readonly #waiting: (() => void)[] = [];
 
-  constructor(o: { concurrency: number; maxQueue: number; timeoutMs: number }) {
-    this.#concurrency = Math.max(1, o.concurrency);
-    this.#maxQueue = o.maxQueue;
-    this.#timeoutMs = o.timeoutMs;
+  constructor(limits: { concurrency: number; maxQueue: number; timeoutMs: number }) {
+    this.#concurrency = Math.max(1, limits.concurrency);
+    this.#maxQueue = limits.maxQueue;
+    this.#timeoutMs = limits.timeoutMs;
   }
 
   /** Transforms running now. */

@@ -8,21 +8,17 @@
  * sharpen, metadata (stripped unless asked), encode.
  */
 import sharp, { type Metadata, type OutputInfo, type Region, type Sharp } from "sharp";
+import {
+  ImageError,
+  type OutputFormat,
+  qualityFor,
+  type TransformSpec,
+} from "../core/variant/index.ts";
 import { decodeError } from "./decode-error.ts";
-import { ImageError } from "./errors.ts";
 import { copyrightFields } from "./exif.ts";
 import { filterEachFrame, turnEachFrame } from "./frames.ts";
 import { coverBox } from "./geometry.ts";
-import { type OutputFormat, qualityFor, type TransformSpec } from "./options.ts";
-
-export interface PipelineSettings {
-  readonly maxInputPixels: number;
-  readonly maxOutputWidth: number;
-  readonly maxOutputHeight: number;
-  readonly timeoutMs: number;
-  readonly avifEffort: number;
-  readonly webpEffort: number;
-}
+import type { PipelineSettings } from "./settings.ts";
 
 export interface SourceInfo {
   readonly format: OutputFormat;
@@ -251,7 +247,7 @@ export function outputSize(
   spec: TransformSpec,
   sw: number,
   sh: number,
-  s: Pick<PipelineSettings, "maxOutputWidth" | "maxOutputHeight">,
+  settings: Pick<PipelineSettings, "maxOutputWidth" | "maxOutputHeight">,
 ): { width: number; height: number } {
   const { width: W, height: H, fit } = spec;
   const scaled = (scale: number) => ({
@@ -259,11 +255,16 @@ export function outputSize(
     height: Math.max(1, Math.round(sh * scale)),
   });
   if (W === null || H === null) {
-    if (W === null && H === null && sw <= s.maxOutputWidth && sh <= s.maxOutputHeight) {
+    if (
+      W === null &&
+      H === null &&
+      sw <= settings.maxOutputWidth &&
+      sh <= settings.maxOutputHeight
+    ) {
       return { width: sw, height: sh };
     }
     const enlarge = W !== null || H !== null ? fit !== "scale-down" && fit !== "crop" : false;
-    let scale = Math.min((W ?? s.maxOutputWidth) / sw, (H ?? s.maxOutputHeight) / sh);
+    let scale = Math.min((W ?? settings.maxOutputWidth) / sw, (H ?? settings.maxOutputHeight) / sh);
     if (!enlarge) scale = Math.min(1, scale);
     return scaled(scale);
   }

@@ -1,5 +1,5 @@
-/** The `background` option's colours, as Cloudflare takes them (CSS syntax). */
-import { ImageError } from "./errors.ts";
+/** The `background` option's colours, as Cloudflare takes them (CSS syntax): pure parsing. */
+import { ImageError } from "./image-error.ts";
 
 export interface Rgba {
   readonly r: number;

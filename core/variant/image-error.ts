@@ -1,8 +1,10 @@
 /**
- * Errors a transform request can meet, each with a stable code. User
- * input gets a 4xx; so does a source image this pipeline will not or cannot decode
- * (corrupt, unsupported, too big): the request is well formed, but no request can
- * make that source transformable, and never is that a 500.
+ * Errors an image transform request can meet, each with a stable code and status. The
+ * edge refuses a URL's options with them before forwarding (workers/request), the shield
+ * refuses with them too, and the pipeline (image-pipeline) adds its own. User input gets
+ * a 4xx; so does a source image the pipeline will not or cannot decode (corrupt,
+ * unsupported, too big): the request is well formed, but no request can make that source
+ * transformable, and never is that a 500.
  */
 
 export type ImageErrorCode =
@@ -54,13 +56,13 @@ export class ImageError extends Error {
   constructor(
     code: ImageErrorCode,
     message: string,
-    o: { option?: string | undefined; status?: number; cause?: unknown } = {},
+    details: { option?: string | undefined; status?: number; cause?: unknown } = {},
   ) {
-    super(message, { cause: o.cause });
+    super(message, { cause: details.cause });
     this.name = "ImageError";
     this.code = code;
-    this.status = o.status ?? STATUS[code];
-    this.option = o.option;
+    this.status = details.status ?? STATUS[code];
+    this.option = details.option;
   }
 
   /** The JSON body a client gets. */

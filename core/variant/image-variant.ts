@@ -1,7 +1,8 @@
 /**
  * Image variant negotiation: which format, width and dpr a request gets, and the short
- * variant id that enters the cache key. The Workers Cache API ignores Vary, so the
- * negotiated variant must be part of the key itself (DESIGN, toolchain facts).
+ * variant id that enters the cache key. The Workers Cache API ignores Vary (it stores one
+ * response per URL, whatever the request's Accept), so the negotiated variant must be
+ * part of the key itself.
  */
 import type { ImagesConfig } from "../config/schema.ts";
 import { parseAccept, qualityOf } from "../http/accept.ts";
@@ -126,9 +127,9 @@ export interface ImageVariant {
  * Fields always appear in this order; dpr 1 is omitted because it renders the same
  * image as no dpr, so the two must share an entry.
  */
-export function variantId(v: ImageVariant): string {
-  let id: string = v.format;
-  if (v.width !== undefined) id += `;w=${v.width}`;
-  if (v.dpr !== undefined && v.dpr !== 1) id += `;dpr=${v.dpr}`;
+export function variantId(variant: ImageVariant): string {
+  let id: string = variant.format;
+  if (variant.width !== undefined) id += `;w=${variant.width}`;
+  if (variant.dpr !== undefined && variant.dpr !== 1) id += `;dpr=${variant.dpr}`;
   return id;
 }

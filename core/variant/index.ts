@@ -1,3 +1,5 @@
+export { parseColour, type Rgba, WHITE } from "./colour.ts";
+export { ImageError, type ImageErrorCode } from "./image-error.ts";
 export {
   type ImageFormat,
   type ImageVariant,
@@ -9,6 +11,18 @@ export {
   roundWidth,
   variantId,
 } from "./image-variant.ts";
+export {
+  type Fit,
+  type Gravity,
+  type OutputFormat,
+  type QualityWord,
+  qualityFor,
+  resolveTransform,
+  type Side,
+  type TransformSpec,
+  transformVariantId,
+  variantPath,
+} from "./transform-spec.ts";
 export {
   autoFormatChoices,
   formatTransformPath,

@@ -1,21 +1,22 @@
 /**
- * Transform options, resolved: pure, no sharp. core/variant/transform-url.ts has already
- * checked the syntax (Cloudflare's names, aliases, value shapes); this module turns the
- * options into the exact transform to run and refuses what the pipeline will not do.
+ * Transform options, resolved: pure, no sharp, so the edge and the shield resolve a
+ * transform URL alike. transform-url.ts has already checked the syntax (Cloudflare's
+ * names, aliases, value shapes); this module turns the options into the exact transform
+ * to run and refuses what the pipeline will not do.
  *
  * Resolution is where distinct variants are bounded: widths round up to configured steps
  * (or must be one, with widthPolicy allow-list), dpr rounds up to a step and is folded
  * into the pixel size, sizes are clamped to the output limits, and defaults are written
  * out. Two URLs that resolve alike (`w=700` and `width=720`, `w=320,dpr=2` and
- * `w=640`) name one variant: `variantId` is the key's part, so they share one cache
- * entry and one transform.
+ * `w=640`) name one variant: `transformVariantId` is the key's part, so they share one
+ * cache entry and one transform.
  */
 
-import { QUALITY_WORDS } from "../core/config/images-schema.ts";
-import type { ImagesConfig } from "../core/config/index.ts";
-import { roundDpr, roundWidth } from "../core/variant/index.ts";
+import { QUALITY_WORDS } from "../config/images-schema.ts";
+import type { ImagesConfig } from "../config/schema.ts";
 import { parseColour, type Rgba, WHITE } from "./colour.ts";
-import { ImageError } from "./errors.ts";
+import { ImageError } from "./image-error.ts";
+import { roundDpr, roundWidth } from "./image-variant.ts";
 
 export type Fit = "scale-down" | "contain" | "cover" | "crop" | "pad" | "squeeze";
 export type OutputFormat = "avif" | "webp" | "jpeg" | "png" | "gif";
@@ -173,28 +174,30 @@ export function resolveTransform(
 }
 
 /**
- * The variant's identity: every resolved field, in a fixed order. It goes into the cache
- * key (with the source path) and the ETag, so it must change whenever the output would.
+ * A transform variant's identity: every resolved field, in a fixed order. It goes into
+ * the cache key (with the source path) and the ETag, so it must change whenever the
+ * output would. (A negotiated image without transform options is named by
+ * image-variant.ts variantId instead.)
  */
-export function variantId(s: TransformSpec): string {
-  const g = s.gravity;
+export function transformVariantId(spec: TransformSpec): string {
+  const g = spec.gravity;
   const gravity = g.kind === "auto" ? "auto" : g.kind === "side" ? g.side : `${g.x}x${g.y}`;
-  const bg = s.background;
+  const bg = spec.background;
   const parts = [
-    `w=${s.width ?? "-"}`,
-    `h=${s.height ?? "-"}`,
-    `fit=${s.fit}`,
+    `w=${spec.width ?? "-"}`,
+    `h=${spec.height ?? "-"}`,
+    `fit=${spec.fit}`,
     `g=${gravity}`,
-    `q=${s.quality}`,
-    `f=${s.format ?? "source"}${s.progressive ? "" : "-baseline"}`,
-    `meta=${s.metadata}`,
+    `q=${spec.quality}`,
+    `f=${spec.format ?? "source"}${spec.progressive ? "" : "-baseline"}`,
+    `meta=${spec.metadata}`,
     `bg=${bg.r}.${bg.g}.${bg.b}.${bg.alpha}`,
-    `anim=${s.anim ? 1 : 0}`,
-    `rot=${s.rotate}`,
-    `flip=${s.flip ?? "-"}`,
-    `blur=${s.blur ?? "-"}`,
-    `sharpen=${s.sharpen ?? "-"}`,
-    `fast=${s.fast ? 1 : 0}`,
+    `anim=${spec.anim ? 1 : 0}`,
+    `rot=${spec.rotate}`,
+    `flip=${spec.flip ?? "-"}`,
+    `blur=${spec.blur ?? "-"}`,
+    `sharpen=${spec.sharpen ?? "-"}`,
+    `fast=${spec.fast ? 1 : 0}`,
   ];
   return parts.join(",");
 }
@@ -217,8 +220,11 @@ const WORD_QUALITY: Readonly<Record<QualityWord, { jpeg: number; webp: number; a
 };
 
 /** The encoder quality for a format. */
-export function qualityFor(q: number | QualityWord, format: "jpeg" | "webp" | "avif"): number {
-  return typeof q === "number" ? q : WORD_QUALITY[q][format];
+export function qualityFor(
+  quality: number | QualityWord,
+  format: "jpeg" | "webp" | "avif",
+): number {
+  return typeof quality === "number" ? quality : WORD_QUALITY[quality][format];
 }
 
 /**
@@ -246,8 +252,8 @@ function pixels(
 
 const CENTER: Gravity = { kind: "side", side: "center" };
 
-function parseGravity(v: string | undefined): Gravity {
-  switch (v) {
+function parseGravity(text: string | undefined): Gravity {
+  switch (text) {
     case undefined:
     case "center":
       return { kind: "side", side: "center" };
@@ -259,9 +265,9 @@ function parseGravity(v: string | undefined): Gravity {
     case "right":
     case "top":
     case "bottom":
-      return { kind: "side", side: v };
+      return { kind: "side", side: text };
     default: {
-      const [x, y] = v.split("x").map(Number) as [number, number];
+      const [x, y] = text.split("x").map(Number) as [number, number];
       return { kind: "point", x, y };
     }
   }

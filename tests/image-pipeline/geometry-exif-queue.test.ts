@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import sharp from "sharp";
 import { beforeAll, describe, expect, it } from "vitest";
-import { ImageError } from "../../image-pipeline/errors.ts";
+import { ImageError } from "../../core/variant/index.ts";
 import { copyrightFields } from "../../image-pipeline/exif.ts";
 import { coverBox } from "../../image-pipeline/geometry.ts";
 import { TransformQueue } from "../../image-pipeline/queue.ts";

@@ -7,9 +7,8 @@
 import sharp from "sharp";
 import { expect } from "vitest";
 import { parseConfig } from "../../core/config/index.ts";
-import { ImageError } from "../../image-pipeline/errors.ts";
-import { resolveTransform, type TransformSpec } from "../../image-pipeline/options.ts";
-import type { PipelineSettings } from "../../image-pipeline/transform.ts";
+import { ImageError, resolveTransform, type TransformSpec } from "../../core/variant/index.ts";
+import type { PipelineSettings } from "../../image-pipeline/settings.ts";
 import { photoJpeg } from "../helpers/images.ts";
 
 const images = parseConfig({

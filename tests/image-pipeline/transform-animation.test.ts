@@ -133,6 +133,33 @@ describe("animation (4 frames: red, green, blue, yellow)", () => {
     expect((await sharp(still.data).metadata()).width).toBe(32);
   });
 
+  it.each(["webp", "gif"] as const)(
+    "refuses a %s whose frames are each under the pixel limit but together over it, from its header",
+    async (kind) => {
+      // 4 frames of 32×32: 1024 pixels each, 4096 together, against a limit of 3000. The
+      // output (16×16 × 4 frames = 1024 pixels) is well under it, so the output bound
+      // cannot be what refuses; libvips' own limit would refuse only later, decoding, and
+      // with a message that does not count the frames.
+      const limited = { ...settings, maxInputPixels: 3000 };
+      const source = kind === "webp" ? webp : gif;
+      const err = await rejection(
+        transform(source, spec({ format: "webp", width: "16" }), limited),
+      );
+      expect(err.status).toBe(413);
+      expect(err.toJSON()).toEqual({
+        error: "too_many_pixels",
+        message: "the source has 4096 pixels over its frames; at most 3000 are allowed",
+      });
+      // The same request for one frame is under the limit and is served.
+      const still = await transform(
+        source,
+        spec({ format: "webp", width: "16", anim: "false" }),
+        limited,
+      );
+      expect([still.width, still.height, still.animated]).toEqual([16, 16, false]);
+    },
+  );
+
   it("counts the pixels of every output frame too: a tiny animation cannot be blown up", async () => {
     // 4 frames of 32×32 (4096 pixels) under a 110,000-pixel limit: 150 px wide (rounded
     // up to the 160 px step) is 102,400 pixels over the frames, 200 px would be 160,000.

@@ -5,7 +5,7 @@
 import sharp from "sharp";
 import { beforeAll, describe, expect, it } from "vitest";
 import { parseConfig } from "../../core/config/index.ts";
-import { ImageError } from "../../image-pipeline/errors.ts";
+import { ImageError } from "../../core/variant/index.ts";
 import { ImagePipeline } from "../../image-pipeline/index.ts";
 import { transform } from "../../image-pipeline/transform.ts";
 import { crc32, pngBomb } from "../helpers/images.ts";

@@ -1,14 +1,14 @@
 import { describe, expect, it } from "vitest";
-import { type ImagesConfig, parseConfig } from "../../core/config/index.ts";
-import { parseTransformPath } from "../../core/variant/index.ts";
-import { parseColour } from "../../image-pipeline/colour.ts";
-import { ImageError } from "../../image-pipeline/errors.ts";
+import { type ImagesConfig, parseConfig } from "../../../core/config/index.ts";
 import {
+  ImageError,
+  parseColour,
+  parseTransformPath,
   qualityFor,
   resolveTransform,
   type TransformSpec,
-  variantId,
-} from "../../image-pipeline/options.ts";
+  transformVariantId,
+} from "../../../core/variant/index.ts";
 
 function imagesWith(images: Record<string, unknown> = {}): ImagesConfig {
   return parseConfig({ origins: [{ name: "o", url: "http://127.0.0.1:1", hosts: ["*"] }], images })
@@ -28,7 +28,8 @@ function opts(written: string): ReadonlyMap<string, string> {
 const spec = (written: string, images = DEFAULTS): TransformSpec =>
   resolveTransform(opts(written), images);
 
-const id = (written: string, images = DEFAULTS): string => variantId(spec(written, images));
+const id = (written: string, images = DEFAULTS): string =>
+  transformVariantId(spec(written, images));
 
 function imageError(fn: () => unknown): ImageError {
   try {
@@ -254,7 +255,7 @@ describe("background colours", () => {
   });
 });
 
-describe("variantId", () => {
+describe("transformVariantId", () => {
   it.each([
     ["w=801", "width=960"],
     ["w=360,dpr=2", "w=720"],
@@ -311,7 +312,7 @@ describe("variantId", () => {
 
   it("is a deterministic string, whatever order the options were given in", () => {
     const resolved = (pairs: [string, string][]) =>
-      variantId(resolveTransform(new Map(pairs), DEFAULTS));
+      transformVariantId(resolveTransform(new Map(pairs), DEFAULTS));
     const a = resolved([
       ["fit", "cover"],
       ["width", "640"],
