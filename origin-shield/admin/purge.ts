@@ -29,28 +29,28 @@ export const PurgeSchema = z
 export type PurgeRequest = z.output<typeof PurgeSchema>;
 
 /** Apply a purge; returns how many stored responses it touched. */
-export function purge(ctx: ShieldContext, p: PurgeRequest): number {
+export function purge(ctx: ShieldContext, request: PurgeRequest): number {
   const keys = new Set<string>();
   const spec = ctx.config.key;
   // A transform URL purges the variant it names, however its options are spelt.
-  for (const u of p.urls ?? []) {
-    for (const url of variantUrlsFor(ctx.config.images, normaliseUrl(u, spec))) {
+  for (const href of request.urls ?? []) {
+    for (const url of variantUrlsFor(ctx.config.images, normaliseUrl(href, spec))) {
       for (const k of ctx.index.keysForUrl(url)) keys.add(k);
     }
   }
-  for (const t of p.tags ?? []) for (const k of ctx.index.keysForTag(t)) keys.add(k);
-  for (const prefix of p.prefixes ?? []) {
+  for (const t of request.tags ?? []) for (const k of ctx.index.keysForTag(t)) keys.add(k);
+  for (const prefix of request.prefixes ?? []) {
     for (const k of ctx.index.keysForPrefix(normaliseUrl(prefix, spec).url)) keys.add(k);
   }
   const now = ctx.now();
-  let n = 0;
+  let purged = 0;
   for (const key of keys) {
     const obj = ctx.tier.peek(key);
     if (obj === undefined) continue;
-    n++;
+    purged++;
     // A purged image may come back changed: its variants are counted afresh.
     ctx.images.variants.forget(obj.url);
-    if (!p.soft) {
+    if (!request.soft) {
       ctx.tier.delete(key);
       continue;
     }
@@ -66,5 +66,5 @@ export function purge(ctx: ShieldContext, p: PurgeRequest): number {
     };
     ctx.tier.replace(key, withMeta(obj, meta));
   }
-  return n;
+  return purged;
 }

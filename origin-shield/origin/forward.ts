@@ -34,23 +34,23 @@ export interface ForwardOptions {
 }
 
 /** Flat [name, value, …] for undici. */
-export function forwardHeaders(client: NodeHeaders, o: ForwardOptions): string[] {
+export function forwardHeaders(client: NodeHeaders, options: ForwardOptions): string[] {
   const pairs = forwardRequestHeaders(nodeHeaderPairs(client), {
-    method: o.method,
-    forCache: o.fill,
-    via: o.via,
-    host: o.host,
-    proto: o.proto,
-    forwardedFor: o.forwardedFor,
+    method: options.method,
+    forCache: options.fill,
+    via: options.via,
+    host: options.host,
+    proto: options.proto,
+    forwardedFor: options.forwardedFor,
   });
   const out: string[] = [];
   for (const [n, v] of pairs) out.push(n, v);
   const length =
-    o.withBody && Object.hasOwn(client, "content-length") ? client["content-length"] : undefined;
+    options.withBody && Object.hasOwn(client, "content-length") ? client["content-length"] : undefined;
   // The body is forwarded byte for byte, so its length is still true; without it undici
   // would send it chunked, which some origins refuse for uploads.
   if (typeof length === "string") out.push("content-length", length);
-  if (o.extra !== undefined) for (const [n, v] of o.extra) out.push(n, v);
+  if (options.extra !== undefined) for (const [n, v] of options.extra) out.push(n, v);
   return out;
 }
 

@@ -87,9 +87,9 @@ export function storedSize(obj: StoredObject, key: string): number {
  * about 640 bytes per stored entry (bench/shield-memory.ts). A stored key lives for
  * hours, so it is flattened once: converting a string to a number flattens it in place.
  */
-export function flatten(s: string): string {
-  Number(s);
-  return s;
+export function flatten(text: string): string {
+  Number(text);
+  return text;
 }
 
 /**
