@@ -9,7 +9,7 @@ import { isAdmin } from "./admin/authorised.ts";
 import { healthResponse } from "./admin/health.ts";
 import type { Env } from "./bindings.ts";
 import { EntryStore } from "./cache/entry-store.ts";
-import { MemoryTier } from "./cache/memory-tier.ts";
+import { IsolateCache } from "./cache/isolate-cache.ts";
 import { runtimeFromEnv } from "./config/from-env.ts";
 import type { EdgeRuntime } from "./config/runtime.ts";
 import { misconfigured } from "./errors.ts";
@@ -55,7 +55,7 @@ export function createEdgeApp(options: EdgeOptions = {}): Hono<EdgeAppEnv> {
       cache ??= await openCache();
       const limits = runtime.edge.memory;
       store = new EntryStore(cache, {
-        memory: limits.enabled ? new MemoryTier(limits) : null,
+        memory: limits.enabled ? new IsolateCache(limits) : null,
         maxBodyBytes: runtime.edge.maxStoreBytes,
       });
       stores.set(runtime, store);

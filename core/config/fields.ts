@@ -147,9 +147,9 @@ export const paramPattern = z
   .refine((p) => p !== "*", 'a bare "*" would match every parameter; use mode instead');
 
 /** Whether two param patterns can match a common name (compared case-insensitively). */
-export function patternsOverlap(a: string, b: string): boolean {
-  const x = a.toLowerCase();
-  const y = b.toLowerCase();
+export function patternsOverlap(first: string, second: string): boolean {
+  const x = first.toLowerCase();
+  const y = second.toLowerCase();
   const xw = x.endsWith("*");
   const yw = y.endsWith("*");
   const xp = xw ? x.slice(0, -1) : x;
@@ -172,7 +172,7 @@ export const pathGlob = z
   );
 
 /** Report each duplicate of an array of strings at its own index. */
-export function unique(what: string, normalise: (s: string) => string = (s) => s) {
+export function unique(what: string, normalise: (value: string) => string = (value) => value) {
   return (values: readonly string[], ctx: RefinementCtx) => {
     const seen = new Set<string>();
     values.forEach((v, i) => {

@@ -1,3 +1,4 @@
+export { type CompiledConfig, compileConfig } from "./compile.ts";
 export {
   type CdnConfig,
   type CdnConfigInput,

@@ -52,11 +52,11 @@ export const DELTA_SECONDS_MAX = 2147483648;
  * Parses delta-seconds (`1*DIGIT`, RFC 9111 §1.2.2) in `s[start, end)`, clamping at 2^31;
  * returns -1 when invalid or empty. Linear, and never builds a huge number from a long digit run.
  */
-export function parseDeltaSeconds(s: string, start = 0, end = s.length): number {
+export function parseDeltaSeconds(text: string, start = 0, end = text.length): number {
   if (start >= end) return -1;
   let n = 0;
   for (let k = start; k < end; k++) {
-    const c = s.charCodeAt(k) - 0x30;
+    const c = text.charCodeAt(k) - 0x30;
     if (c < 0 || c > 9) return -1;
     if (n < DELTA_SECONDS_MAX) n = n * 10 + c;
   }

@@ -88,25 +88,25 @@ function integer(n: number | undefined): number | undefined {
  * are true are written bare (`hit`), false ones explicitly (`collapsed=?0`, which RFC 9211 §3
  * uses for a failed collapse).
  */
-export function formatCacheStatusMember(m: CacheStatusMember): string {
+export function formatCacheStatusMember(member: CacheStatusMember): string {
   const params: Params = new Map();
-  if (m.hit !== undefined) params.set("hit", m.hit);
+  if (member.hit !== undefined) params.set("hit", member.hit);
   // RFC 9211 §2: hit and fwd are exclusive, only one should appear on a member. A stale hit
   // revalidated in the background is still a hit (§3: "hit; ttl=-412"), so hit wins.
-  if (m.fwd !== undefined && m.hit !== true && FWD.has(m.fwd)) {
-    params.set("fwd", new Token(m.fwd));
+  if (member.fwd !== undefined && member.hit !== true && FWD.has(member.fwd)) {
+    params.set("fwd", new Token(member.fwd));
   }
-  const fwdStatus = integer(m.fwdStatus);
+  const fwdStatus = integer(member.fwdStatus);
   if (fwdStatus !== undefined) params.set("fwd-status", fwdStatus);
-  const ttl = integer(m.ttl);
+  const ttl = integer(member.ttl);
   if (ttl !== undefined) params.set("ttl", ttl);
-  if (m.stored !== undefined) params.set("stored", m.stored);
-  if (m.collapsed !== undefined) params.set("collapsed", m.collapsed);
-  if (m.key !== undefined) params.set("key", printable(m.key));
-  if (m.detail !== undefined) params.set("detail", tokenOrString(m.detail));
+  if (member.stored !== undefined) params.set("stored", member.stored);
+  if (member.collapsed !== undefined) params.set("collapsed", member.collapsed);
+  if (member.key !== undefined) params.set("key", printable(member.key));
+  if (member.detail !== undefined) params.set("detail", tokenOrString(member.detail));
   // RFC 8941 §4.1.1.2 writes ";key"; RFC 9211 §3's examples put a space after each ";", which
   // parsers skip (RFC 8941 §4.2.3.2 step 2.3), so the readable form is used.
-  let out = serializeBareItem(tokenOrString(m.cache === "" ? "unknown" : m.cache));
+  let out = serializeBareItem(tokenOrString(member.cache === "" ? "unknown" : member.cache));
   for (const [k, v] of params) out += v === true ? `; ${k}` : `; ${k}=${serializeBareItem(v)}`;
   return out;
 }
@@ -118,9 +118,9 @@ export function formatCacheStatusMember(m: CacheStatusMember): string {
  */
 export function appendCacheStatus(
   existing: string | null | undefined,
-  m: CacheStatusMember,
+  member: CacheStatusMember,
 ): string {
-  const own = formatCacheStatusMember(m);
+  const own = formatCacheStatusMember(member);
   if (!existing) return own;
   let end = existing.length;
   for (let c = existing.charCodeAt(end - 1); c === 0x20 || c === 0x09 || c === 0x2c; ) {

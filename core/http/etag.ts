@@ -93,15 +93,15 @@ export function parseETagList(value: string | null | undefined): "*" | EntityTag
 }
 
 /** RFC 9110 §8.8.3.2: strong comparison: both strong and the opaque-tags identical. */
-export function strongMatch(a: EntityTag, b: EntityTag): boolean {
-  return !a.weak && !b.weak && a.tag === b.tag;
+export function strongMatch(first: EntityTag, second: EntityTag): boolean {
+  return !first.weak && !second.weak && first.tag === second.tag;
 }
 
 /** RFC 9110 §8.8.3.2: weak comparison: the opaque-tags identical, weakness ignored. */
-export function weakMatch(a: EntityTag, b: EntityTag): boolean {
-  return a.tag === b.tag;
+export function weakMatch(first: EntityTag, second: EntityTag): boolean {
+  return first.tag === second.tag;
 }
 
-export function formatETag(e: EntityTag): string {
-  return `${e.weak ? "W/" : ""}"${e.tag}"`;
+export function formatETag(etag: EntityTag): string {
+  return `${etag.weak ? "W/" : ""}"${etag.tag}"`;
 }

@@ -2,6 +2,11 @@
  * Synchronous, runtime-neutral hashes. `crypto.subtle.digest` is asynchronous and
  * `node:crypto` is not available in the Worker, so SHA-256 (FIPS 180-4) is written out
  * here; both runtimes then derive identical storage names from identical keys.
+ *
+ * Kept rather than `@noble/hashes`: for cache keys of 50 to 500 bytes (every request
+ * hashes one) this is 1.3 to 3× as fast in Node and in workerd, because it reuses its
+ * buffers and encodes UTF-8 in place, and it is 1.6 KiB smaller gzipped; the output is
+ * the same (`npm run bench:libraries` checks both).
  */
 
 // FIPS 180-4 §4.2.2: first 32 bits of the fractional parts of the cube roots of the

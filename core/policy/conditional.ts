@@ -4,6 +4,38 @@ import type { EntryMeta } from "./entry.ts";
 import { type HeaderPairs, type HeaderReader, pairsReader } from "./types.ts";
 
 /**
+ * The request fields that make a request conditional (RFC 9110 §13.1), lowercase: the
+ * one list for both tiers. A fetch for the cache drops the client's (it wants the
+ * complete response, and answers the client's conditions from it, RFC 9111 §4.3.2);
+ * forward-request.ts drops Range with them.
+ */
+export const CONDITIONAL_FIELDS: ReadonlySet<string> = new Set([
+  "if-match",
+  "if-none-match",
+  "if-modified-since",
+  "if-unmodified-since",
+  "if-range",
+]);
+
+/** Whether a field name (any case) is one of CONDITIONAL_FIELDS. */
+export function isConditionalField(name: string): boolean {
+  return CONDITIONAL_FIELDS.has(name.toLowerCase());
+}
+
+/**
+ * `fields` without CONDITIONAL_FIELDS, names lowercased: a revalidation turned back into
+ * a plain fetch when the 304 was about another response (RFC 9111 §4.3.4).
+ */
+export function withoutConditionals(fields: Iterable<[string, string]>): HeaderPairs {
+  const out: HeaderPairs = [];
+  for (const [field, value] of fields) {
+    const name = field.toLowerCase();
+    if (!CONDITIONAL_FIELDS.has(name)) out.push([name, value]);
+  }
+  return out;
+}
+
+/**
  * Conditional request headers to revalidate a stored response with its origin
  * (RFC 9111 §4.3.1): If-None-Match with the entity tag, If-Modified-Since with
  * Last-Modified. Empty when the response has no validator (a full fetch follows).
@@ -28,17 +60,20 @@ export function isNotModified(
   stored: HeaderPairs,
 ): boolean {
   if (request.method !== "GET" && request.method !== "HEAD") return false;
-  const storedHeaders = pairsReader(stored);
+  // A request without either field (most of them) is answered without reading `stored`.
   const inm = request.headers.get("if-none-match");
   if (inm !== null) {
     const list = parseETagList(inm);
     if (list === "*") return true;
-    const etag = parseETag(storedHeaders.get("etag"));
+    const etag = parseETag(pairsReader(stored).get("etag"));
     if (etag === null) return false;
     return list.some((candidate) => weakMatch(candidate, etag));
   }
-  const ims = parseHttpDate(request.headers.get("if-modified-since"));
+  const imsValue = request.headers.get("if-modified-since");
+  if (imsValue === null) return false;
+  const ims = parseHttpDate(imsValue);
   if (ims === null) return false;
+  const storedHeaders = pairsReader(stored);
   const modified =
     parseHttpDate(storedHeaders.get("last-modified")) ?? parseHttpDate(storedHeaders.get("date"));
   return modified !== null && modified <= ims;
@@ -59,6 +94,8 @@ const NOT_MODIFIED_FIELDS = new Set([
 ]);
 
 export function notModifiedHeaders(stored: HeaderPairs): HeaderPairs {
-  const hasEtag = stored.some(([n]) => n === "etag");
-  return stored.filter(([n]) => NOT_MODIFIED_FIELDS.has(n) || (n === "last-modified" && !hasEtag));
+  const hasEtag = stored.some(([name]) => name === "etag");
+  return stored.filter(
+    ([name]) => NOT_MODIFIED_FIELDS.has(name) || (name === "last-modified" && !hasEtag),
+  );
 }

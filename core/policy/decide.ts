@@ -117,11 +117,16 @@ function revalidate(
  * The same decision for a request that must not be answered stale (the shield's fetch of
  * an image variant's source): what would have been served stale is revalidated first.
  */
-export function withoutStale(d: Decision, entry: EntryMeta | undefined, now: number): Decision {
-  if (entry === undefined || (d.kind !== "stale-while-revalidate" && d.kind !== "stale-allowed")) {
-    return d;
+export function withoutStale(
+  decision: Decision,
+  entry: EntryMeta | undefined,
+  now: number,
+): Decision {
+  const kind = decision.kind;
+  if (entry === undefined || (kind !== "stale-while-revalidate" && kind !== "stale-allowed")) {
+    return decision;
   }
-  return revalidate(entry, "stale", d.age, d.ttl, now, { onlyIfCached: false });
+  return revalidate(entry, "stale", decision.age, decision.ttl, now, { onlyIfCached: false });
 }
 
 /** only-if-cached (§5.2.1.7): with nothing usable stored, answer 504 instead of forwarding. */

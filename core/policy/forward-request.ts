@@ -10,6 +10,7 @@
  * an origin needs (X-Forwarded-For, -Proto, -Host, Via) are set by this hop from values
  * it checked itself.
  */
+import { CONDITIONAL_FIELDS } from "./conditional.ts";
 import { withoutHopByHop } from "./hop-by-hop.ts";
 import type { HeaderPairs, HeaderReader } from "./types.ts";
 
@@ -61,18 +62,11 @@ const METHOD_OVERRIDES: ReadonlySet<string> = new Set([
 ]);
 
 /**
- * Fields that make a request conditional or partial (RFC 9110 §13.1, §14.2): a fetch for
- * the cache wants the complete, unconditional response and answers the client's
- * conditions and ranges from it.
+ * Range makes a request partial (RFC 9110 §14.2): a fetch for the cache wants the
+ * complete response, and drops it with the conditional fields (conditional.ts
+ * CONDITIONAL_FIELDS), answering the client's conditions and ranges from that response.
  */
-const CONDITIONAL: ReadonlySet<string> = new Set([
-  "if-match",
-  "if-none-match",
-  "if-modified-since",
-  "if-unmodified-since",
-  "if-range",
-  "range",
-]);
+const PARTIAL = "range";
 
 /** Set by the HTTP client from the URL and the body, never copied from the client's. */
 const NEVER: ReadonlySet<string> = new Set(["host", "content-length"]);
@@ -98,24 +92,24 @@ export interface ForwardRequestOptions {
  */
 export function forwardRequestHeaders(
   client: Iterable<[string, string]>,
-  o: ForwardRequestOptions,
+  options: ForwardRequestOptions,
 ): HeaderPairs {
-  const readOnly = o.method === "GET" || o.method === "HEAD";
+  const readOnly = options.method === "GET" || options.method === "HEAD";
   let via: string | null = null;
   const out: HeaderPairs = [];
   // Hop-by-hop and Connection-listed fields go first (names come back lowercase).
   for (const [name, value] of withoutHopByHop(client)) {
     if (NEVER.has(name) || isDropped(name, readOnly)) continue;
-    if (o.forCache && CONDITIONAL.has(name)) continue;
+    if (options.forCache && (CONDITIONAL_FIELDS.has(name) || name === PARTIAL)) continue;
     if (name === "via") {
       via = via === null ? value : `${via}, ${value}`;
       continue;
     }
     out.push([name, value]);
   }
-  out.push(["via", via === null ? `1.1 ${o.via}` : `${via}, 1.1 ${o.via}`]);
-  if (o.forwardedFor !== null) out.push(["x-forwarded-for", o.forwardedFor]);
-  out.push(["x-forwarded-proto", o.proto], ["x-forwarded-host", o.host]);
+  out.push(["via", via === null ? `1.1 ${options.via}` : `${via}, 1.1 ${options.via}`]);
+  if (options.forwardedFor !== null) out.push(["x-forwarded-for", options.forwardedFor]);
+  out.push(["x-forwarded-proto", options.proto], ["x-forwarded-host", options.host]);
   return out;
 }
 

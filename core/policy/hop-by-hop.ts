@@ -22,16 +22,26 @@ export function isHopByHop(name: string): boolean {
   return HOP_BY_HOP.has(name.toLowerCase());
 }
 
-/** Field names a message's Connection header lists, lowercase (RFC 9110 §7.6.1). */
-export function connectionListed(headers: HeaderReader): Set<string> {
-  const out = new Set<string>();
-  const value = headers.get("connection");
-  if (value === null) return out;
+/**
+ * The connection options a Connection field value lists (RFC 9110 §7.6.1:
+ * `Connection = #connection-option`, tokens compared case-insensitively), lowercase, in
+ * order, empty list elements skipped. The one parser of Connection at both tiers: every
+ * field it names is hop-by-hop for that message. `value` may be several field lines
+ * joined with commas; null (no Connection field) lists nothing.
+ */
+export function connectionTokens(value: string | null): string[] {
+  if (value === null) return [];
+  const out: string[] = [];
   for (const part of value.split(",")) {
-    const name = part.trim().toLowerCase();
-    if (name !== "") out.add(name);
+    const token = part.trim().toLowerCase();
+    if (token !== "") out.push(token);
   }
   return out;
+}
+
+/** Field names a message's Connection header lists, lowercase (RFC 9110 §7.6.1). */
+export function connectionListed(headers: HeaderReader): Set<string> {
+  return new Set(connectionTokens(headers.get("connection")));
 }
 
 /**
@@ -44,20 +54,17 @@ export function withoutHopByHop(
 ): HeaderPairs {
   const list = Array.isArray(pairs) ? (pairs as [string, string][]) : [...pairs];
   let listed: Set<string> | null = null;
-  for (const [n, v] of list) {
-    if (n.toLowerCase() === "connection") {
+  for (const [field, value] of list) {
+    if (field.toLowerCase() === "connection") {
       listed ??= new Set();
-      for (const part of v.split(",")) {
-        const name = part.trim().toLowerCase();
-        if (name !== "") listed.add(name);
-      }
+      for (const token of connectionTokens(value)) listed.add(token);
     }
   }
   const out: HeaderPairs = [];
-  for (const [n, v] of list) {
-    const name = n.toLowerCase();
+  for (const [field, value] of list) {
+    const name = field.toLowerCase();
     if (HOP_BY_HOP.has(name) || listed?.has(name) || extra.has(name)) continue;
-    out.push([name, v]);
+    out.push([name, value]);
   }
   return out;
 }

@@ -1,6 +1,8 @@
+export * from "./action.ts";
 export * from "./conditional.ts";
 export * from "./decide.ts";
 export * from "./directives.ts";
+export * from "./disposition.ts";
 export * from "./entry.ts";
 export * from "./forward-request.ts";
 export * from "./freshness.ts";
@@ -8,6 +10,7 @@ export * from "./hop-by-hop.ts";
 export * from "./invalidate.ts";
 export * from "./options.ts";
 export * from "./sharing.ts";
+export * from "./stale-on-error.ts";
 export * from "./status.ts";
 export * from "./storable.ts";
 export * from "./tags.ts";

@@ -47,12 +47,12 @@ export interface Forwarded {
   readonly detail?: string | undefined;
 }
 
-export function forwardedMember(cache: string, f: Forwarded): CacheStatusMember {
-  const member: CacheStatusMember = { cache, fwd: f.fwd };
-  if (f.status !== undefined) member.fwdStatus = f.status;
-  if (f.stored) member.stored = true;
-  if (f.collapsed) member.collapsed = true;
-  if (f.detail !== undefined) member.detail = f.detail;
+export function forwardedMember(cache: string, forwarded: Forwarded): CacheStatusMember {
+  const member: CacheStatusMember = { cache, fwd: forwarded.fwd };
+  if (forwarded.status !== undefined) member.fwdStatus = forwarded.status;
+  if (forwarded.stored) member.stored = true;
+  if (forwarded.collapsed) member.collapsed = true;
+  if (forwarded.detail !== undefined) member.detail = forwarded.detail;
   return member;
 }
 

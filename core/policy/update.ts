@@ -2,6 +2,7 @@ import { formatHttpDate } from "../http/dates.ts";
 import { parseETag, strongMatch } from "../http/etag.ts";
 import type { EntryMeta } from "./entry.ts";
 import { withoutHopByHop } from "./hop-by-hop.ts";
+import { NO_CREDENTIALS } from "./sharing.ts";
 import { type HeaderSource, planStorage, type StorageInput, type StoragePlan } from "./storable.ts";
 import { type HeaderPairs, type HeaderReader, pairsReader } from "./types.ts";
 
@@ -51,9 +52,9 @@ export function mergeNotModified(
   stored: HeaderPairs,
   notModified: Iterable<[string, string]>,
 ): HeaderPairs {
-  const fresh = withoutHopByHop(notModified).filter(([n]) => !KEEP_STORED.has(n));
-  const replaced = new Set(fresh.map(([n]) => n));
-  return [...stored.filter(([n]) => !replaced.has(n)), ...fresh];
+  const fresh = withoutHopByHop(notModified).filter(([name]) => !KEEP_STORED.has(name));
+  const replaced = new Set(fresh.map(([name]) => name));
+  return [...stored.filter(([name]) => !replaced.has(name)), ...fresh];
 }
 
 /**
@@ -72,7 +73,7 @@ export function refreshFromNotModified(
   // Date would survive the merge and the renewed entry would be born stale.
   if (input.notModified.get("date") === null) {
     headers = [
-      ...headers.filter(([n]) => n !== "date"),
+      ...headers.filter(([name]) => name !== "date"),
       ["date", formatHttpDate(input.responseTime)],
     ];
   }
@@ -80,4 +81,35 @@ export function refreshFromNotModified(
     [Symbol.iterator]: () => headers[Symbol.iterator](),
   });
   return planStorage({ ...input, response: { status: input.entry.status, headers: source } });
+}
+
+/** What a 304 from upstream does to the stored entry a revalidation sent its validators for. */
+export type NotModifiedResult =
+  /** It is about another response (RFC 9111 §4.3.4): fetch in full, without conditionals. */
+  | { readonly selects: false }
+  /**
+   * It renews the entry: with `plan.store`, serve the stored body under `plan.meta` and
+   * keep it; without, serve the stored body this once and drop the entry (`plan.reason`
+   * is the Cache-Status detail).
+   */
+  | { readonly selects: true; readonly plan: StoragePlan };
+
+export interface NotModifiedInput extends Omit<StorageInput, "response" | "credentials"> {
+  /** The stored entry that was revalidated. */
+  readonly entry: EntryMeta;
+  /** The 304's header fields. */
+  readonly notModified: HeaderSource;
+}
+
+/**
+ * RFC 9111 §4.3.3/§4.3.4: a 304 to this cache's own revalidation, at both tiers. When it
+ * selects the entry (notModifiedSelects), the entry is re-planned from the merged fields
+ * (refreshFromNotModified) with NO_CREDENTIALS: the stored body was not fetched for this
+ * request, so whose cookie or Authorization revalidated it says nothing about whom it may
+ * be shared with; its Vary values still select it. `rule` is the TTL rule for the stored
+ * response (its status and Content-Type), `request` the request as sent upstream.
+ */
+export function applyNotModified(input: NotModifiedInput): NotModifiedResult {
+  if (!notModifiedSelects(input.entry, input.notModified)) return { selects: false };
+  return { selects: true, plan: refreshFromNotModified({ ...input, credentials: NO_CREDENTIALS }) };
 }

@@ -8,10 +8,10 @@
  * Unlike a hash ring it needs no virtual nodes to spread keys evenly, and with the
  * handful of shields a CDN runs, scoring every node per miss costs nothing.
  *
- * Thaler & Ravishankar, "Using Name-Based Mappings to Increase Hit Rates" (IEEE/ACM ToN
- * 1998). The score is fmix32(hash(node) XOR hash(key)): FNV-1a alone mixes its last input
- * bytes poorly, so the combination goes through MurmurHash3's finaliser, a bijection
- * with full avalanche, and every node's score for a key behaves like an independent draw.
+ * The score is fmix32(hash(node) XOR hash(key)), the hash being FNV-1a (core/key/hash.ts
+ * fnv1a32). FNV-1a alone mixes its last input bytes poorly, so the combination goes
+ * through MurmurHash3's finaliser, a bijection with full avalanche, and every node's
+ * score for a key behaves like an independent draw.
  */
 import { fnv1a32 } from "../key/hash.ts";
 

@@ -3,13 +3,30 @@
  * both must produce exactly these keys, names, decisions and header values, or the two
  * tiers would disagree about what a response is and when it may be served.
  */
-import { parseConfig } from "../../core/config/index.ts";
+import { compileConfig, parseConfig } from "../../core/config/index.ts";
 import { parseTargetedCacheControl } from "../../core/http/cache-control.ts";
-import { appendCacheStatus, parseCacheStatus } from "../../core/http/cache-status.ts";
+import {
+  appendCacheStatus,
+  formatCacheStatusMember,
+  parseCacheStatus,
+} from "../../core/http/cache-status.ts";
 import { formatHttpDate, parseHttpDate } from "../../core/http/dates.ts";
 import { buildCacheKey, normaliseUrl, storageName } from "../../core/key/index.ts";
-import { decide, planStorage, policyOptions } from "../../core/policy/index.ts";
+import {
+  applyNotModified,
+  CONDITIONAL_FIELDS,
+  cacheAction,
+  connectionTokens,
+  decide,
+  planStorage,
+  policyOptions,
+  requestDisposition,
+  staleOnError,
+  withoutConditionals,
+} from "../../core/policy/index.ts";
+import { rendezvousNodes, rendezvousOrder, routeOrigin } from "../../core/routing/index.ts";
 import { negotiateFormat, variantId } from "../../core/variant/index.ts";
+import { variantAgreementCases } from "./agreement-variant.ts";
 
 const T0 = Date.UTC(2026, 0, 1);
 const config = parseConfig({
@@ -47,6 +64,70 @@ function decisionAt(seconds: number, cacheControl: string): unknown {
   if (!plan.store) return plan;
   return decide({ method: "GET", headers: new Headers() }, plan.meta, T0 + seconds * 1000, options);
 }
+
+/** A response stored at T0 with `cacheControl` and an ETag; fails when it is not stored. */
+function storedAt(cacheControl: string) {
+  const plan = planStorage({
+    request: { method: "GET", headers: new Headers() },
+    response: {
+      status: 200,
+      headers: new Headers({
+        date: formatHttpDate(T0),
+        "cache-control": cacheControl,
+        etag: '"v1"',
+      }),
+    },
+    requestTime: T0,
+    responseTime: T0,
+    options,
+  });
+  if (!plan.store) throw new Error(`not stored: ${plan.reason}`);
+  return plan.meta;
+}
+
+/** A config with bypass cookies and rules, compiled as both tiers compile theirs. */
+const compiled = compileConfig(
+  parseConfig({
+    origins: [
+      { name: "shop", url: "http://127.0.0.1:9000", hosts: ["shop.example"] },
+      { name: "api", url: "http://127.0.0.1:9001", hosts: ["shop.example"], pathPrefix: "/api" },
+    ],
+    bypassCookies: ["sid", "wp_logged_in_*"],
+    rules: [
+      { name: "admin", match: { path: "/admin/**" }, bypass: true },
+      { match: { path: "/static/**" }, ttl: { set: 600 } },
+    ],
+  }),
+);
+
+/**
+ * Shield nodes and keys with the order rendezvousOrder must give, written out (checked
+ * once against an independent FNV-1a + fmix32 implementation): a change to the hash, the
+ * mixing or the sort direction moves keys between nodes, and every edge must agree.
+ */
+const RENDEZVOUS_NODES = {
+  three: ["http://10.0.0.1:8080", "http://10.0.0.2:8080", "http://10.0.0.3:8080"],
+  five: [
+    "http://10.0.0.1:8080",
+    "http://10.0.0.2:8080",
+    "http://10.0.0.3:8080",
+    "http://10.0.0.4:8080",
+    "http://10.0.0.5:8080",
+  ],
+  named: [
+    "https://shield-a.internal",
+    "https://shield-b.internal",
+    "https://shield-c.internal",
+    "https://shield-d.internal",
+  ],
+} as const;
+const RENDEZVOUS_KEYS = [
+  '[null,"https","shop.example","/","",[],[],null]',
+  '[null,"https","shop.example","/products/1.jpg","",[],[],"avif"]',
+  '[null,"https","shop.example","/products/2.jpg","",[],[],null]',
+  '[null,"https","shop.example","/é","",[],[],null]',
+  "k",
+] as const;
 
 export interface AgreementCase {
   readonly name: string;
@@ -142,4 +223,249 @@ export const agreementCases: readonly AgreementCase[] = [
     },
     expected: [600, 60, true, false],
   },
+  {
+    name: "request disposition: method, then bypass cookie, then bypass rule (one detail scheme)",
+    run: () =>
+      (
+        [
+          ["POST", "/admin/x", "sid=1"],
+          ["GET", "/page", "theme=dark; sid=1"],
+          ["HEAD", "/page", "wp_logged_in_42=x"],
+          ["GET", "/admin/users", "theme=dark"],
+          ["GET", "/static/a.css", null],
+          ["GET", "/page", "sidx=1"],
+        ] as const
+      ).map(([method, path, cookie]) => requestDisposition({ method, path, cookie }, compiled)),
+    expected: [
+      { kind: "pass", fwd: "method" },
+      { kind: "pass", fwd: "bypass", detail: "cookie" },
+      { kind: "pass", fwd: "bypass", detail: "cookie" },
+      { kind: "pass", fwd: "bypass", detail: "rule" },
+      { kind: "cache" },
+      { kind: "cache" },
+    ],
+  },
+  {
+    name: "compiled config: the same policy options, rule matches and origin routes",
+    run: () => [
+      compiled.policy.targetedCacheControl,
+      compiled.bypassCookies,
+      routeOrigin(compiled.origins, "shop.example", "/api/v1")?.name,
+      routeOrigin(compiled.origins, "shop.example", "/apix")?.name,
+      routeOrigin(compiled.origins, "elsewhere.example", "/"),
+    ],
+    expected: [["cdn-cache-control"], ["sid", "wp_logged_in_*"], "api", "shop", null],
+  },
+  {
+    name: "what to do with each decision, with its Cache-Status member",
+    run: () => {
+      const entry = storedAt("max-age=60, stale-while-revalidate=30, stale-if-error=60");
+      const at = (seconds: number, headers: Record<string, string> = {}, stored = true) =>
+        cacheAction(
+          decide(
+            { method: "GET", headers: new Headers(headers) },
+            stored ? entry : undefined,
+            T0 + seconds * 1000,
+            options,
+          ),
+          "edge",
+        );
+      return [
+        at(30),
+        at(75),
+        at(100),
+        at(100, { authorization: "Bearer t" }),
+        at(0, {}, false),
+        at(0, { "cache-control": "only-if-cached" }, false),
+      ];
+    },
+    expected: [
+      {
+        kind: "hit",
+        age: 30,
+        stale: false,
+        refresh: false,
+        member: { cache: "edge", hit: true, ttl: 30 },
+      },
+      {
+        kind: "hit",
+        age: 75,
+        stale: true,
+        refresh: true,
+        member: { cache: "edge", hit: true, ttl: -15, detail: "stale-while-revalidate" },
+      },
+      {
+        kind: "revalidate",
+        fwd: "stale",
+        conditional: [["if-none-match", '"v1"']],
+        staleIfError: true,
+      },
+      { kind: "miss", fwd: "request" },
+      { kind: "miss", fwd: "uri-miss" },
+      { kind: "unsatisfiable" },
+    ],
+  },
+  {
+    name: "stale on upstream failure: a 5xx or no response, within stale-if-error only",
+    run: () => {
+      const entry = storedAt("max-age=60, stale-if-error=60");
+      const at = (seconds: number, status: number | null, staleIfError = true) => {
+        const stale = staleOnError({
+          entry,
+          staleIfError,
+          status,
+          now: T0 + seconds * 1000,
+          cache: "shield",
+        });
+        return stale === null ? null : [formatCacheStatusMember(stale.member), stale.age];
+      };
+      return [at(90, 503), at(90, null), at(90, 404), at(90, 503, false), at(120, 503)];
+    },
+    expected: [
+      ["shield; fwd=stale; fwd-status=503; ttl=-30; detail=stale-if-error", 90],
+      ["shield; fwd=stale; ttl=-30; detail=stale-if-error", 90],
+      null,
+      null,
+      null,
+    ],
+  },
+  {
+    name: "a 304 renews the entry it selects, whoever's cookie revalidated it",
+    run: () => {
+      const renew = (cacheControl: string, fields: Record<string, string>) =>
+        applyNotModified({
+          request: { method: "GET", headers: new Headers({ cookie: "session=alice" }) },
+          entry: storedAt(cacheControl),
+          notModified: new Headers(fields),
+          requestTime: T0 + 100_000,
+          responseTime: T0 + 100_000,
+          options,
+        });
+      const renewed = renew("max-age=60", { etag: '"v1"', "cache-control": "max-age=300" });
+      // Kept only to be revalidated: fetched with that cookie it would not be stored.
+      const revalidateOnly = renew("no-cache", { etag: '"v1"' });
+      return [
+        renew("max-age=60", { etag: '"v2"', "cache-control": "max-age=300" }),
+        renewed.selects && renewed.plan.store && renewed.plan.meta.freshUntil - T0,
+        revalidateOnly.selects && revalidateOnly.plan.store,
+        renew("max-age=60", { etag: '"v1"', "cache-control": "no-store" }),
+      ];
+    },
+    expected: [
+      { selects: false },
+      400_000,
+      true,
+      { selects: true, plan: { store: false, reason: "no-store" } },
+    ],
+  },
+  {
+    name: "conditional fields and Connection tokens, parsed once for both tiers",
+    run: () => [
+      [...CONDITIONAL_FIELDS].sort(),
+      withoutConditionals([
+        ["If-None-Match", '"a"'],
+        ["Range", "bytes=0-1"],
+        ["if-unmodified-since", "x"],
+        ["Accept", "*/*"],
+      ]),
+      connectionTokens(" Keep-Alive, ,X-Trace,close "),
+      connectionTokens(null),
+    ],
+    expected: [
+      ["if-match", "if-modified-since", "if-none-match", "if-range", "if-unmodified-since"],
+      [
+        ["range", "bytes=0-1"],
+        ["accept", "*/*"],
+      ],
+      ["keep-alive", "x-trace", "close"],
+      [],
+    ],
+  },
+  {
+    name: "rendezvous order over fixed nodes and keys, written out",
+    run: () =>
+      Object.values(RENDEZVOUS_NODES).map((nodes) => {
+        const prepared = rendezvousNodes(nodes);
+        return RENDEZVOUS_KEYS.map((key) => rendezvousOrder(prepared, key));
+      }),
+    expected: [
+      [
+        ["http://10.0.0.1:8080", "http://10.0.0.3:8080", "http://10.0.0.2:8080"],
+        ["http://10.0.0.3:8080", "http://10.0.0.2:8080", "http://10.0.0.1:8080"],
+        ["http://10.0.0.3:8080", "http://10.0.0.2:8080", "http://10.0.0.1:8080"],
+        ["http://10.0.0.1:8080", "http://10.0.0.3:8080", "http://10.0.0.2:8080"],
+        ["http://10.0.0.1:8080", "http://10.0.0.2:8080", "http://10.0.0.3:8080"],
+      ],
+      [
+        [
+          "http://10.0.0.4:8080",
+          "http://10.0.0.5:8080",
+          "http://10.0.0.1:8080",
+          "http://10.0.0.3:8080",
+          "http://10.0.0.2:8080",
+        ],
+        [
+          "http://10.0.0.3:8080",
+          "http://10.0.0.5:8080",
+          "http://10.0.0.2:8080",
+          "http://10.0.0.1:8080",
+          "http://10.0.0.4:8080",
+        ],
+        [
+          "http://10.0.0.4:8080",
+          "http://10.0.0.3:8080",
+          "http://10.0.0.2:8080",
+          "http://10.0.0.5:8080",
+          "http://10.0.0.1:8080",
+        ],
+        [
+          "http://10.0.0.4:8080",
+          "http://10.0.0.1:8080",
+          "http://10.0.0.3:8080",
+          "http://10.0.0.5:8080",
+          "http://10.0.0.2:8080",
+        ],
+        [
+          "http://10.0.0.1:8080",
+          "http://10.0.0.2:8080",
+          "http://10.0.0.4:8080",
+          "http://10.0.0.5:8080",
+          "http://10.0.0.3:8080",
+        ],
+      ],
+      [
+        [
+          "https://shield-c.internal",
+          "https://shield-b.internal",
+          "https://shield-d.internal",
+          "https://shield-a.internal",
+        ],
+        [
+          "https://shield-d.internal",
+          "https://shield-a.internal",
+          "https://shield-b.internal",
+          "https://shield-c.internal",
+        ],
+        [
+          "https://shield-b.internal",
+          "https://shield-c.internal",
+          "https://shield-d.internal",
+          "https://shield-a.internal",
+        ],
+        [
+          "https://shield-a.internal",
+          "https://shield-c.internal",
+          "https://shield-d.internal",
+          "https://shield-b.internal",
+        ],
+        [
+          "https://shield-b.internal",
+          "https://shield-c.internal",
+          "https://shield-a.internal",
+          "https://shield-d.internal",
+        ],
+      ],
+    ],
+  },
+  ...variantAgreementCases,
 ];

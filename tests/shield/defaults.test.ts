@@ -13,8 +13,10 @@ const h = harness();
 
 describe("defaults of shield.memory and shield.collapse", () => {
   it("memory.maxBytes is 256 MiB (reported by /__shield/health)", async () => {
-    const { t } = await h.start((_req, res) => res.end("x"));
-    const health = await (await t.request("/__shield/health")).json();
+    const { t } = await h.start((_req, res) => void res.end("x"));
+    const health = (await (await t.request("/__shield/health")).json()) as {
+      memory: { maxBytes: number };
+    };
     expect(health.memory.maxBytes).toBe(256 * 1024 * 1024);
   });
 
@@ -38,7 +40,7 @@ describe("defaults of shield.memory and shield.collapse", () => {
   });
 
   it("collapse.maxWaiters is 10000: the 10001st follower of one fill is refused", async () => {
-    const { t } = await h.start((_req, res) => res.end("x"));
+    const { t } = await h.start((_req, res) => void res.end("x"));
     const collapser = t.shield.context.collapser;
     let fail!: (e: unknown) => void;
     const pending = new Promise<never>((_resolve, reject) => {

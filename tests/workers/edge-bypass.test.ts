@@ -79,14 +79,14 @@ describe("bypass", () => {
     expect(await receivedAll(path)).toHaveLength(3);
   });
 
-  it("bypasses the cache for paths a rule marks bypass, naming the rule", async () => {
+  it("bypasses the cache for paths a rule marks bypass, with detail=rule (not its name)", async () => {
     const edge = testEdge(
       cdnConfig({ rules: [{ name: "api", match: { path: "/t/*/api/**" }, bypass: true }] }),
     );
     const path = `${uniquePath("api")}/orders`;
     await scriptAll(path, CACHEABLE);
     const res = await edge.send(path, { headers: { "if-none-match": '"x"' } });
-    expect(res.headers.get("cache-status")).toBe("edge; fwd=bypass; fwd-status=200; detail=api");
+    expect(res.headers.get("cache-status")).toBe("edge; fwd=bypass; fwd-status=200; detail=rule");
     await edge.send(path);
     const logs = await receivedAll(path);
     expect(logs).toHaveLength(2);

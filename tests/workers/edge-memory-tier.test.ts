@@ -3,7 +3,7 @@ import { parseConfig } from "../../core/config/index.ts";
 import { formatHttpDate } from "../../core/http/dates.ts";
 import { buildCacheKey, normaliseUrl, storageName } from "../../core/key/index.ts";
 import type { EntryMeta } from "../../core/policy/index.ts";
-import { MemoryTier } from "../../workers/cache/memory-tier.ts";
+import { IsolateCache } from "../../workers/cache/isolate-cache.ts";
 import { cdnConfig, receivedAll, scriptAll, testEdge, uniquePath } from "./support/edge.ts";
 
 const CACHE_ORIGIN = "https://edge-cache.internal/";
@@ -113,11 +113,11 @@ function meta(deleteAt: number): EntryMeta {
   };
 }
 
-describe("MemoryTier", () => {
+describe("IsolateCache", () => {
   const limits = { maxBytes: 10_000, maxObjectBytes: 3_000, maxAgeSeconds: 10 };
 
   it("stays within its byte budget, evicting the least recently used", () => {
-    const tier = new MemoryTier(limits);
+    const tier = new IsolateCache(limits);
     const body = new Uint8Array(2_000);
     tier.set("a", "ka", meta(1e9), body, 0);
     tier.set("b", "kb", meta(1e9), body, 0);
@@ -131,7 +131,7 @@ describe("MemoryTier", () => {
   });
 
   it("refuses bodies above maxObjectBytes, and answers only its own key", () => {
-    const tier = new MemoryTier(limits);
+    const tier = new IsolateCache(limits);
     tier.set("big", "k", meta(1e9), new Uint8Array(3_001), 0);
     expect(tier.get("big", "k", 0)).toBeNull();
     tier.set("n", "key-1", meta(1e9), new Uint8Array(1), 0);
@@ -139,7 +139,7 @@ describe("MemoryTier", () => {
   });
 
   it("forgets a copy after maxAgeSeconds or once the entry may be deleted", () => {
-    const tier = new MemoryTier(limits);
+    const tier = new IsolateCache(limits);
     tier.set("n", "k", meta(1e9), new Uint8Array(1), 0);
     expect(tier.get("n", "k", 9_999)).not.toBeNull();
     expect(tier.get("n", "k", 10_000)).toBeNull();

@@ -1,6 +1,6 @@
 /**
  * The edge's tier: the Workers Cache API, addressed by storage name, with a small
- * in-isolate memory tier in front (./memory-tier.ts).
+ * in-isolate memory tier in front (./isolate-cache.ts).
  *
  * Keys are synthetic URLs built from `storageName(key)`, never the client's URL: the key
  * already holds everything that selects a response (normalised query, the negotiated
@@ -10,7 +10,7 @@
  */
 import type { EntryMeta } from "../../core/policy/index.ts";
 import type { StoredBody } from "./body.ts";
-import type { MemoryTier } from "./memory-tier.ts";
+import type { IsolateCache } from "./isolate-cache.ts";
 import { decodeMeta, encodeMeta, META_HEADER } from "./meta-codec.ts";
 
 const CACHE_ORIGIN = "https://edge-cache.internal/";
@@ -28,14 +28,14 @@ export type PutResult = "stored" | "too-large-metadata" | "expired";
 
 export interface StoreOptions {
   /** The memory tier in front of the Cache API, if any. */
-  readonly memory?: MemoryTier | null;
+  readonly memory?: IsolateCache | null;
   /** Bodies longer than this are not stored; a put that reaches it is abandoned. */
   readonly maxBodyBytes?: number;
 }
 
 export class EntryStore {
   readonly #cache: Cache;
-  readonly #memory: MemoryTier | null;
+  readonly #memory: IsolateCache | null;
   readonly maxBodyBytes: number;
 
   constructor(cache: Cache, options: StoreOptions = {}) {

@@ -1,26 +1,16 @@
 /**
  * Everything the edge derives from its configuration, computed once per isolate and
- * config text (Workers have no startup hook): policy options, compiled TTL rules, the
- * origin router and the shield nodes prepared for rendezvous hashing.
+ * config text (Workers have no startup hook): what both tiers compile from a config
+ * (core/config/compile.ts: policy options, TTL rules, the origin router, bypass
+ * cookies) and the shield nodes prepared for rendezvous hashing.
  */
-import type { CdnConfig, EdgeConfig } from "../../core/config/index.ts";
-import { ConfigError } from "../../core/config/index.ts";
-import { type PolicyOptions, policyOptions } from "../../core/policy/index.ts";
-import {
-  compileOrigins,
-  type OriginRouter,
-  type RendezvousNodes,
-  rendezvousNodes,
-} from "../../core/routing/index.ts";
-import { type CompiledRules, compileRules } from "../../core/rules/index.ts";
+import type { CdnConfig, CompiledConfig, EdgeConfig } from "../../core/config/index.ts";
+import { ConfigError, compileConfig } from "../../core/config/index.ts";
+import { type RendezvousNodes, rendezvousNodes } from "../../core/routing/index.ts";
 import { parseShieldNodesVar } from "./shield-nodes.ts";
 
-export interface EdgeRuntime {
-  readonly config: CdnConfig;
+export interface EdgeRuntime extends CompiledConfig {
   readonly edge: EdgeConfig;
-  readonly policy: PolicyOptions;
-  readonly rules: CompiledRules;
-  readonly origins: OriginRouter;
   /** The shield nodes in effect (SHIELD_NODES or edge.shieldNodes); null: fetch origins. */
   readonly shields: RendezvousNodes | null;
 }
@@ -45,11 +35,8 @@ export function edgeRuntime(
   } else {
     const nodes = fromVar ?? config.edge.shieldNodes;
     result = {
-      config,
+      ...compileConfig(config),
       edge: { ...config.edge, shieldNodes: nodes },
-      policy: policyOptions(config),
-      rules: compileRules(config.rules),
-      origins: compileOrigins(config.origins),
       shields: nodes.length === 0 ? null : rendezvousNodes(nodes),
     };
   }

@@ -9,7 +9,7 @@ import { forwardedView, type HeaderReader } from "../../core/policy/index.ts";
 import type { EntryStore } from "../cache/entry-store.ts";
 import type { EdgeRuntime } from "../config/runtime.ts";
 import { normaliseAcceptEncoding } from "../request/accept-encoding.ts";
-import { forwardHeaders } from "../request/forward-headers.ts";
+import { upstreamRequestHeaders } from "../request/forward-headers.ts";
 
 /** What the edge needs of the runtime's ExecutionContext: work that outlives the response. */
 export interface BackgroundTasks {
@@ -43,7 +43,7 @@ export interface EdgeRequest {
   readonly policyHeaders: HeaderReader;
 }
 
-/** What this hop writes into the forwarded request itself (./forward-headers.ts). */
+/** What this hop writes into the forwarded request itself (../request/forward-headers.ts). */
 export interface SentFields {
   readonly accept: string | undefined;
   readonly host: string;
@@ -82,11 +82,11 @@ export function policyView(client: Headers, sent: SentFields): HeaderReader {
 }
 
 /**
- * The header fields to send on with `method`; `complete` for a cacheable request (see
- * forwardHeaders).
+ * The header fields to send upstream with `method`; `complete` for a cacheable request
+ * (see upstreamRequestHeaders).
  */
-export function forwardFor(er: EdgeRequest, method: string, complete: boolean): Headers {
-  return forwardHeaders(er.client.headers, {
+export function upstreamHeaders(er: EdgeRequest, method: string, complete: boolean): Headers {
+  return upstreamRequestHeaders(er.client.headers, {
     method,
     host: er.host,
     scheme: er.scheme,

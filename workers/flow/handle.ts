@@ -3,21 +3,21 @@
  * decide (core/policy) → serve a fresh hit with Age; serve a stale one within
  * stale-while-revalidate and refresh it in the background; otherwise forward to the
  * shield node that owns the key, store per policy and respond. Methods other than GET
- * and HEAD, bypass cookies and bypass rules pass through without touching the cache.
+ * and HEAD, bypass cookies and bypass rules pass through without touching the cache
+ * (core/policy/disposition.ts, as at the shield).
  * Paths reserved for the tiers' own endpoints (../request/reserved-path.ts) are refused
  * before anything else, on every host.
  */
-import { buildCacheKey, hasAnyCookie, normaliseUrl, storageName } from "../../core/key/index.ts";
-import { decide, forwardReason, hitMember } from "../../core/policy/index.ts";
+import { buildCacheKey, normaliseUrl, storageName } from "../../core/key/index.ts";
+import { cacheAction, decide, requestDisposition } from "../../core/policy/index.ts";
 import { hostnameOf, routeOrigin } from "../../core/routing/index.ts";
-import { matchRequestRule } from "../../core/rules/index.ts";
 import { transformSourcePath } from "../../core/variant/index.ts";
 import { discard } from "../cache/body.ts";
 import type { EntryStore, StoredEntry } from "../cache/entry-store.ts";
 import type { EdgeRuntime } from "../config/runtime.ts";
 import { EdgeError } from "../errors.ts";
 import { clientAddress } from "../request/forward-headers.ts";
-import { imageRequest } from "../request/image-request.ts";
+import { negotiateImageVariant } from "../request/image-request.ts";
 import { reservedNamespace } from "../request/reserved-path.ts";
 import { type BackgroundTasks, type EdgeRequest, policyView } from "./edge-request.ts";
 import { fetchAndStore } from "./miss.ts";
@@ -49,7 +49,7 @@ export async function handleEdgeRequest(
     const message = `no origin is configured for ${hostnameOf(url.host)}${url.path}`;
     return new EdgeError("unknown_host", message).toResponse({ cache: name });
   }
-  const image = imageRequest(url.path, client.headers.get("accept"), rt.config.images);
+  const image = negotiateImageVariant(url.path, client.headers.get("accept"), rt.config.images);
   if (image.kind === "invalid") {
     const e = new EdgeError(image.code, image.message, image.option);
     return e.toResponse({ cache: name });
@@ -90,15 +90,11 @@ export async function handleEdgeRequest(
     variant,
   );
 
-  const method = client.method;
-  if (method !== "GET" && method !== "HEAD") return passThrough(er, key, "method");
-  if (hasAnyCookie(client.headers.get("cookie"), rt.config.bypassCookies)) {
-    return passThrough(er, key, "bypass", "cookie");
-  }
-  const rule = matchRequestRule(rt.rules, { method, path: er.path });
-  if (rule?.rule.bypass === true) {
-    return passThrough(er, key, "bypass", rule.rule.name ?? `rule-${rule.index}`);
-  }
+  const disposition = requestDisposition(
+    { method: client.method, path: er.path, cookie: client.headers.get("cookie") },
+    rt,
+  );
+  if (disposition.kind === "pass") return passThrough(er, key, disposition);
   return serveCacheable(er, key);
 }
 
@@ -117,15 +113,13 @@ async function serveCacheable(er: EdgeRequest, key: string): Promise<Response> {
     er.now,
     er.rt.policy,
   );
-  switch (decision.kind) {
-    case "fresh":
-    case "stale-allowed":
-      return fromEntry(er, entry!.meta, entry!.body, hitMember(er.name, decision), er.now);
-    case "stale-while-revalidate":
-      refreshInBackground(er, name, key, entry!.meta);
-      return fromEntry(er, entry!.meta, entry!.body, hitMember(er.name, decision), er.now);
+  const action = cacheAction(decision, er.name);
+  switch (action.kind) {
+    case "hit":
+      if (action.refresh) refreshInBackground(er, name, key, entry!.meta);
+      return fromEntry(er, entry!.meta, entry!.body, action.member, er.now);
     case "revalidate":
-      return revalidateNow(er, name, key, entry!, decision);
+      return revalidateNow(er, name, key, entry!, action);
     case "unsatisfiable":
       discard(entry?.body ?? null);
       return new EdgeError(
@@ -134,6 +128,6 @@ async function serveCacheable(er: EdgeRequest, key: string): Promise<Response> {
       ).toResponse({ cache: er.name });
     case "miss":
       discard(entry?.body ?? null);
-      return fetchAndStore(er, name, key, forwardReason(decision) ?? "uri-miss");
+      return fetchAndStore(er, name, key, action.fwd);
   }
 }

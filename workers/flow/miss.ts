@@ -1,7 +1,7 @@
 import type { CacheStatusMember } from "../../core/http/index.ts";
 import type { HeaderPairs } from "../../core/policy/index.ts";
 import { fetchUpstream, type UpstreamOutcome } from "../upstream/fetch-upstream.ts";
-import { type EdgeRequest, forwardFor } from "./edge-request.ts";
+import { type EdgeRequest, upstreamHeaders } from "./edge-request.ts";
 import { storeAndRelay } from "./store.ts";
 import { upstreamError } from "./upstream-error.ts";
 
@@ -22,7 +22,7 @@ export async function fetchForCache(
   key: string,
   validators: HeaderPairs = [],
 ): Promise<CacheFetch> {
-  const headers = forwardFor(er, "GET", true);
+  const headers = upstreamHeaders(er, "GET", true);
   for (const [n, v] of validators) headers.set(n, v);
   const requestTime = er.clock();
   const up = await fetchUpstream(er.rt, {

@@ -3,26 +3,25 @@
  * bypass cookie, and paths a rule marks bypass. They go to the shield as they are
  * (conditionals, Range and body included) and their answers are never stored.
  */
-import { forwardedMember } from "../../core/policy/index.ts";
+import { type Disposition, forwardedMember } from "../../core/policy/index.ts";
 import { fetchUpstream } from "../upstream/fetch-upstream.ts";
-import { type EdgeRequest, forwardFor } from "./edge-request.ts";
+import { type EdgeRequest, upstreamHeaders } from "./edge-request.ts";
 import { invalidateAfterUnsafe } from "./invalidate.ts";
 import { relay } from "./respond.ts";
 import { upstreamError } from "./upstream-error.ts";
 
-/** Bypass: send the request on as it is, store nothing. */
+/** Bypass: send the request on as it is, store nothing (core requestDisposition said so). */
 export async function passThrough(
   er: EdgeRequest,
   key: string,
-  fwd: "method" | "bypass",
-  detail?: string,
+  { fwd, detail }: Extract<Disposition, { kind: "pass" }>,
 ): Promise<Response> {
   const method = er.client.method;
   const up = await fetchUpstream(er.rt, {
     method,
     path: er.path,
     query: er.query,
-    headers: forwardFor(er, method, false),
+    headers: upstreamHeaders(er, method, false),
     body: method === "GET" || method === "HEAD" ? null : er.client.body,
     key,
     origin: er.origin,

@@ -4,17 +4,16 @@
  * Cache API has no such thing, so the edge serves the stale copy and refreshes it with
  * waitUntil). Both send the entry's validators, so an unchanged object costs a 304.
  */
-import type { Decision, EntryMeta, HeaderPairs } from "../../core/policy/index.ts";
 import {
+  applyNotModified,
+  type CacheAction,
+  type EntryMeta,
   forwardedMember,
-  forwardReason,
-  mayServeStaleOnError,
-  NO_CREDENTIALS,
-  notModifiedSelects,
-  refreshFromNotModified,
+  isUpstreamFailure,
+  type NotModifiedResult,
+  pairsReader,
   revalidationHeaders,
-  type StoragePlan,
-  staleOnErrorMember,
+  staleOnError,
 } from "../../core/policy/index.ts";
 import { discard } from "../cache/body.ts";
 import type { StoredEntry } from "../cache/entry-store.ts";
@@ -30,27 +29,29 @@ import {
 } from "./store.ts";
 import { upstreamError } from "./upstream-error.ts";
 
-/** The stored entry renewed by a 304 (RFC 9111 §4.3.4), with the rule that applies to it. */
-function renew(er: EdgeRequest, meta: EntryMeta, c: CacheFetch, notModified: Headers): StoragePlan {
-  const stored = { get: (n: string) => pairValue(meta.headers, n) };
-  const plan = refreshFromNotModified({
-    request: { method: "GET", headers: c.headers },
-    // The stored body was not fetched for this request: its cookie says nothing about
-    // whom that body may be shared with (its Vary values still select it).
-    credentials: NO_CREDENTIALS,
+/**
+ * A 304 applied to the stored entry (core applyNotModified, RFC 9111 §4.3.4), with the
+ * TTL rule for the stored response; the renewed entry without the fields the edge keeps
+ * out of storage.
+ */
+function renew(
+  er: EdgeRequest,
+  meta: EntryMeta,
+  fetched: CacheFetch,
+  notModified: Headers,
+): NotModifiedResult {
+  const contentType = pairsReader(meta.headers).get("content-type");
+  const result = applyNotModified({
+    request: { method: "GET", headers: fetched.headers },
     entry: meta,
     notModified,
-    requestTime: c.requestTime,
-    responseTime: c.responseTime,
-    rule: responseRule(er, meta.status, stored.get("content-type"))?.rule,
+    requestTime: fetched.requestTime,
+    responseTime: fetched.responseTime,
+    rule: responseRule(er, meta.status, contentType)?.rule,
     options: er.rt.policy,
   });
-  return plan.store ? { store: true, meta: withoutUnstored(plan.meta) } : plan;
-}
-
-function pairValue(pairs: HeaderPairs, name: string): string | null {
-  for (const [n, v] of pairs) if (n === name) return v;
-  return null;
+  if (!result.selects || !result.plan.store) return result;
+  return { selects: true, plan: { store: true, meta: withoutUnstored(result.plan.meta) } };
 }
 
 /** A stale entry that may not be served without asking the shield first. */
@@ -59,33 +60,36 @@ export async function revalidateNow(
   name: string,
   key: string,
   entry: StoredEntry,
-  decision: Extract<Decision, { kind: "revalidate" }>,
+  action: Extract<CacheAction, { kind: "revalidate" }>,
 ): Promise<Response> {
-  const fwd = forwardReason(decision) ?? "stale";
-  const c = await fetchForCache(er, key, decision.conditional);
-  const { up } = c;
-  const failedStatus =
-    up.kind === "response" && up.response.status >= 500 ? up.response.status : undefined;
-  if (up.kind === "failed" || failedStatus !== undefined) {
-    // RFC 5861 §4: within stale-if-error the stored copy beats an error.
-    if (decision.staleIfError && mayServeStaleOnError(entry.meta, c.responseTime)) {
-      if (up.kind === "response") discard(up.response.body);
-      const ttl = (entry.meta.freshUntil - c.responseTime) / 1000;
-      const member = staleOnErrorMember(er.name, ttl, failedStatus);
-      return fromEntry(er, entry.meta, entry.body, member, c.responseTime);
-    }
+  const fwd = action.fwd;
+  const fetched = await fetchForCache(er, key, action.conditional);
+  const { up, responseTime } = fetched;
+  // RFC 5861 §4: within stale-if-error the stored copy beats an error.
+  const stale = staleOnError({
+    entry: entry.meta,
+    staleIfError: action.staleIfError,
+    status: up.kind === "response" ? up.response.status : null,
+    now: responseTime,
+    cache: er.name,
+  });
+  if (stale !== null) {
+    if (up.kind === "response") discard(up.response.body);
+    return fromEntry(er, entry.meta, entry.body, stale.member, responseTime);
+  }
+  if (up.kind === "failed") {
     discard(entry.body);
-    if (up.kind === "failed") return upstreamError(er, up, { cache: er.name, fwd });
-    return storeAndRelay(er, name, key, up.response, c.headers, c.requestTime, c.responseTime, fwd);
+    return upstreamError(er, up, { cache: er.name, fwd });
   }
   const response = up.response;
   if (response.status === 304) {
-    if (!notModifiedSelects(entry.meta, response.headers)) {
+    const result = renew(er, entry.meta, fetched, response.headers);
+    if (!result.selects) {
       // About some other response: only a full fetch can answer.
       discard(entry.body);
       return fetchAndStore(er, name, key, fwd);
     }
-    const plan = renew(er, entry.meta, c, response.headers);
+    const plan = result.plan;
     const member = forwardedMember(er.name, {
       fwd,
       status: 304,
@@ -96,13 +100,14 @@ export async function revalidateNow(
     if (!plan.store) {
       // The 304 made the entry unstorable (e.g. it now says no-store): serve it this once.
       er.exec.waitUntil(er.store.delete(name).catch(() => false));
-      return fromEntry(er, entry.meta, entry.body, member, c.responseTime, upstreamStatus);
+      return fromEntry(er, entry.meta, entry.body, member, responseTime, upstreamStatus);
     }
-    const body = storeInBackground(er, name, key, plan.meta, entry.body, c.responseTime);
-    return fromEntry(er, plan.meta, body, member, c.responseTime, upstreamStatus);
+    const body = storeInBackground(er, name, key, plan.meta, entry.body, responseTime);
+    return fromEntry(er, plan.meta, body, member, responseTime, upstreamStatus);
   }
   discard(entry.body);
-  return storeAndRelay(er, name, key, response, c.headers, c.requestTime, c.responseTime, fwd);
+  const { headers, requestTime } = fetched;
+  return storeAndRelay(er, name, key, response, headers, requestTime, responseTime, fwd);
 }
 
 /**
@@ -131,33 +136,35 @@ export function refreshInBackground(
 }
 
 async function refresh(er: EdgeRequest, name: string, key: string, meta: EntryMeta): Promise<void> {
-  const c = await fetchForCache(er, key, revalidationHeaders(meta));
-  if (c.up.kind === "failed") return; // the stale copy stays; the next request tries again
-  const response = c.up.response;
-  if (response.status >= 500) {
+  const fetched = await fetchForCache(er, key, revalidationHeaders(meta));
+  const { up, requestTime, responseTime } = fetched;
+  // A failure leaves the stale copy in place; the next request tries again.
+  if (up.kind === "failed") return;
+  const response = up.response;
+  if (isUpstreamFailure(response.status)) {
     await response.body?.cancel();
     return;
   }
   if (response.status === 304) {
-    if (!notModifiedSelects(meta, response.headers)) return;
-    const plan = renew(er, meta, c, response.headers);
-    if (!plan.store) {
+    const result = renew(er, meta, fetched, response.headers);
+    if (!result.selects) return;
+    if (!result.plan.store) {
       await er.store.delete(name);
       return;
     }
     // The client is reading the stored body; read it again to write it back renewed,
     // unless another isolate replaced the entry meanwhile.
-    const current = await er.store.get(name, key, c.responseTime);
+    const current = await er.store.get(name, key, responseTime);
     if (current === null || current.meta.responseTime !== meta.responseTime) {
       discard(current?.body ?? null);
       return;
     }
-    await er.store.put(name, key, plan.meta, current.body, c.responseTime);
+    await er.store.put(name, key, result.plan.meta, current.body, responseTime);
     return;
   }
-  const plan = planResponse(er, response, c.headers, c.requestTime, c.responseTime);
+  const plan = planResponse(er, response, fetched.headers, requestTime, responseTime);
   if (plan.store) {
-    await er.store.put(name, key, plan.meta, response.body, c.responseTime);
+    await er.store.put(name, key, plan.meta, response.body, responseTime);
   } else {
     await response.body?.cancel();
     await er.store.delete(name);

@@ -1,5 +1,5 @@
 /**
- * The request header fields sent to a shield node (or an origin). What is dropped and
+ * The request header fields the edge sends upstream: to a shield node (or an origin). What is dropped and
  * what this hop writes is core's one policy for both tiers (core/policy/forward-request.ts):
  * hop-by-hop fields go; the client's own forwarding fields (X-Forwarded-*, Forwarded,
  * X-Real-IP, …), URL overrides (X-Original-URL, X-Rewrite-URL, X-Host) and Expect never
@@ -11,7 +11,7 @@
 import { forwardRequestHeaders } from "../../core/policy/index.ts";
 import { normaliseAcceptEncoding } from "./accept-encoding.ts";
 
-export interface ForwardOptions {
+export interface UpstreamHeaderOptions {
   /** The method sent on (a cacheable HEAD is fetched as a GET). */
   readonly method: string;
   /** The client-facing authority (host[:port]) and scheme, as normalised. */
@@ -39,7 +39,8 @@ export function clientAddress(client: Headers): string | null {
   return client.get("cf-connecting-ip");
 }
 
-export function forwardHeaders(client: Headers, options: ForwardOptions): Headers {
+/** core's forwardRequestHeaders as a Headers, with the edge's Accept and Accept-Encoding. */
+export function upstreamRequestHeaders(client: Headers, options: UpstreamHeaderOptions): Headers {
   const out = new Headers();
   const pairs = forwardRequestHeaders(client, {
     method: options.method,

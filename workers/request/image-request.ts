@@ -1,5 +1,7 @@
 /**
- * Image negotiation for one request (DESIGN: Accept → avif | webp | original).
+ * Image negotiation for one request: a negotiated image path gets AVIF, WebP or the
+ * original by the client's Accept (core/variant/image-variant.ts negotiateFormat), and a
+ * transform URL its resolved options (core/variant/transform-spec.ts).
  *
  * The Workers Cache API ignores Vary, so the chosen format goes into the key, and the
  * request forwarded to the shield names only that format in Accept: the shield and the
@@ -9,6 +11,7 @@
 import type { ImagesConfig } from "../../core/config/index.ts";
 import {
   formatTransformPath,
+  ImageError,
   isNegotiableImagePath,
   isTransformPath,
   mediaTypeOf,
@@ -16,17 +19,14 @@ import {
   originalFormatFromPath,
   parseTransformPath,
   resolveAutoFormat,
-  variantId,
-} from "../../core/variant/index.ts";
-import { ImageError } from "../../image-pipeline/errors.ts";
-import {
   resolveTransform,
-  variantId as transformVariantId,
+  transformVariantId,
+  variantId,
   variantPath,
-} from "../../image-pipeline/options.ts";
+} from "../../core/variant/index.ts";
 import type { EdgeErrorCode } from "../errors.ts";
 
-export type ImageRequest =
+export type NegotiatedImage =
   /** Not an image the edge negotiates. */
   | { readonly kind: "none" }
   /**
@@ -49,13 +49,13 @@ export type ImageRequest =
       readonly message: string;
     };
 
-const NONE: ImageRequest = { kind: "none" };
+const NONE: NegotiatedImage = { kind: "none" };
 
-export function imageRequest(
+export function negotiateImageVariant(
   path: string,
   accept: string | null,
   images: ImagesConfig,
-): ImageRequest {
+): NegotiatedImage {
   if (isTransformPath(path, images.transformPrefix)) {
     const parsed = parseTransformPath(path, images.transformPrefix);
     if (!parsed.ok) {
@@ -65,9 +65,14 @@ export function imageRequest(
     let id: string;
     try {
       id = transformVariantId(resolveTransform(transform.options, images));
-    } catch (err) {
-      if (!(err instanceof ImageError)) throw err;
-      return { kind: "invalid", code: edgeCode(err), option: err.option, message: err.message };
+    } catch (error) {
+      if (!(error instanceof ImageError)) throw error;
+      return {
+        kind: "invalid",
+        code: edgeCode(error),
+        option: error.option,
+        message: error.message,
+      };
     }
     const sig = transform.options.get("sig");
     const format = transform.options.get("format");
@@ -102,12 +107,12 @@ export function imageRequest(
 }
 
 /** Resolution refuses only a request's options: each such code has an edge twin. */
-function edgeCode(e: ImageError): EdgeErrorCode {
-  switch (e.code) {
+function edgeCode(error: ImageError): EdgeErrorCode {
+  switch (error.code) {
     case "invalid_option":
     case "unsupported_option":
     case "width_not_allowed":
-      return e.code;
+      return error.code;
     default:
       return "invalid_options";
   }

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import {
   connectionListed,
+  connectionTokens,
   invalidatedUrls,
   isHopByHop,
   withoutHopByHop,
@@ -74,5 +75,16 @@ describe("hop-by-hop fields are neither stored nor forwarded (RFC 9110 §7.6.1)"
     });
     expect([...connectionListed(headers)].sort()).toEqual(["keep-alive", "x-trace"]);
     expect(withoutHopByHop(headers)).toEqual([["x-keep", "2"]]);
+  });
+
+  it.each<[value: string | null, tokens: string[]]>([
+    [null, []],
+    ["", []],
+    ["close", ["close"]],
+    ["Keep-Alive, X-Trace", ["keep-alive", "x-trace"]],
+    [" , ,close,, Upgrade ", ["close", "upgrade"]],
+    ["x-a, x-b, x-a", ["x-a", "x-b", "x-a"]],
+  ])("Connection %j lists %j (RFC 9110 §7.6.1)", (value, tokens) => {
+    expect(connectionTokens(value)).toEqual(tokens);
   });
 });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import {
+  applyNotModified,
   isNotModified,
   mergeNotModified,
   notModifiedHeaders,
@@ -172,5 +173,79 @@ describe("updating a stored response from a 304 (RFC 9111 §4.3.4)", () => {
       options: options(),
     });
     expect(plan).toEqual({ store: false, reason: "no-store" });
+  });
+});
+
+describe("applyNotModified: a 304 to this cache's revalidation, at both tiers", () => {
+  const base = {
+    request: request(),
+    requestTime: T0 + 100 * SECOND,
+    responseTime: T0 + 100 * SECOND,
+    options: options(),
+  };
+
+  it("a 304 about another response does not select the entry", () => {
+    const entry = stored({ "cache-control": "max-age=60", etag: '"v1"' });
+    const result = applyNotModified({
+      ...base,
+      entry,
+      notModified: new Headers({ etag: '"v2"' }),
+    });
+    expect(result).toEqual({ selects: false });
+  });
+
+  it("one that selects it renews it from the new response time", () => {
+    const entry = stored({ "cache-control": "max-age=60", etag: '"v1"' });
+    const result = applyNotModified({
+      ...base,
+      entry,
+      notModified: new Headers({ "cache-control": "max-age=300", etag: '"v1"' }),
+    });
+    expect(result.selects && result.plan.store && result.plan.meta.freshUntil).toBe(
+      base.responseTime + 300 * SECOND,
+    );
+  });
+
+  it("the revalidating request's cookie does not unshare the stored body (NO_CREDENTIALS)", () => {
+    // Heuristic freshness only: fetched with an unkeyed cookie it would not be shared.
+    const entry = stored({
+      "last-modified": httpDate(T0 - 1000 * SECOND),
+      etag: '"v1"',
+    });
+    const withCookie = { ...base, request: request("GET", { cookie: "session=alice" }) };
+    const result = applyNotModified({
+      ...withCookie,
+      entry,
+      notModified: new Headers({ etag: '"v1"', date: httpDate(base.responseTime) }),
+    });
+    expect(result.selects && result.plan.store).toBe(true);
+    // planStorage itself, with the request's credentials, would refuse it.
+    const refused = refreshFromNotModified({
+      ...withCookie,
+      entry,
+      notModified: new Headers({ etag: '"v1"', date: httpDate(base.responseTime) }),
+    });
+    expect(refused).toEqual({ store: false, reason: "cookie" });
+  });
+
+  it("one that now forbids storing says why", () => {
+    const entry = stored({ "cache-control": "max-age=60", etag: '"v1"' });
+    const result = applyNotModified({
+      ...base,
+      entry,
+      notModified: new Headers({ "cache-control": "no-store", etag: '"v1"' }),
+    });
+    expect(result).toEqual({ selects: true, plan: { store: false, reason: "no-store" } });
+  });
+
+  it("the rule given applies to the renewed entry", () => {
+    const entry = stored({ "cache-control": "max-age=60", etag: '"v1"' });
+    const result = applyNotModified({
+      ...base,
+      entry,
+      notModified: new Headers({ etag: '"v1"' }),
+      rule: { ttl: { set: 5 } },
+    });
+    expect(result.selects && result.plan.store && result.plan.meta.freshnessLifetime).toBe(5);
   });
 });
