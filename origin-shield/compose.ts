@@ -9,9 +9,7 @@
  *     bypass cookie or rule: pass through ·
  *     GET/HEAD: the cache path (cache/cache-path.ts), handed the origin as its fetcher
  */
-import { hasAnyCookie } from "../core/key/cookies.ts";
-import { isSafeMethod } from "../core/policy/index.ts";
-import { matchRequestRule } from "../core/rules/index.ts";
+import { isSafeMethod, requestDisposition } from "../core/policy/index.ts";
 import { serveFromCache } from "./cache/cache-path.ts";
 import type { ShieldContext } from "./context.ts";
 import type { ImageRouteDeps } from "./image/route.ts";
@@ -47,7 +45,7 @@ export function composeHandler(ctx: ShieldContext): ShieldHandler {
     pipeline: ctx.images.pipeline,
     maxInputBytes: ctx.config.images.limits.maxInputBytes,
     metrics: ctx.metrics,
-    targetedCacheControl: ctx.options.targetedCacheControl,
+    targetedCacheControl: ctx.policy.targetedCacheControl,
     // A variant's source, asked for on the variant's host as a browser without a cookie
     // would ask, through the cache like any object, and never answered stale.
     fetchSource: (routed, job, accept) => {
@@ -68,22 +66,26 @@ export function composeHandler(ctx: ShieldContext): ShieldHandler {
     if ("status" in routed) return routed;
     if (routed.url.path.startsWith(transformPrefix)) return serveImage(images, routed);
     const method = req.method;
-    if (method !== "GET" && method !== "HEAD") {
+    const disposition = requestDisposition(
+      {
+        method,
+        path: routed.url.path,
+        cookie: ctx.bypassCookies.length > 0 ? routed.reader.get("cookie") : null,
+      },
+      ctx,
+    );
+    if (disposition.kind === "pass") {
+      // Other methods go with their body, and a non-error answer to an unsafe one
+      // invalidates what is stored for the URL (RFC 9111 §4.4).
+      const unsafe = disposition.fwd === "method" && !isSafeMethod(method);
       return passThrough(ctx, routed, {
-        fwd: "method",
-        body: true,
-        onResponse: isSafeMethod(method)
-          ? undefined
-          : (status, headers) => invalidateAfter(ctx, method, routed.url.url, status, headers),
+        fwd: disposition.fwd,
+        detail: disposition.detail,
+        body: disposition.fwd === "method",
+        onResponse: unsafe
+          ? (status, headers) => invalidateAfter(ctx, method, routed.url.url, status, headers)
+          : undefined,
       });
-    }
-    const bypassCookies = ctx.config.bypassCookies;
-    if (bypassCookies.length > 0 && hasAnyCookie(routed.reader.get("cookie"), bypassCookies)) {
-      return passThrough(ctx, routed, { fwd: "bypass", detail: "bypass-cookie", body: false });
-    }
-    const rule = matchRequestRule(ctx.rules, { method, path: routed.url.path });
-    if (rule?.rule.bypass) {
-      return passThrough(ctx, routed, { fwd: "bypass", detail: "rule", body: false });
     }
     return fromCache(routed);
   };

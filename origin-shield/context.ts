@@ -7,11 +7,7 @@
  */
 import { LRUCache } from "lru-cache";
 import type { Logger } from "pino";
-import type { CdnConfig } from "../core/config/index.ts";
-import type { PolicyOptions } from "../core/policy/index.ts";
-import { policyOptions } from "../core/policy/index.ts";
-import { compileOrigins, type OriginRouter } from "../core/routing/index.ts";
-import { type CompiledRules, compileRules } from "../core/rules/index.ts";
+import { type CdnConfig, type CompiledConfig, compileConfig } from "../core/config/index.ts";
 import { ImagePipeline } from "../image-pipeline/index.ts";
 import type { CacheDeps } from "./cache/cache-deps.ts";
 import { Collapser } from "./collapse/collapser.ts";
@@ -24,11 +20,7 @@ import { OriginClient } from "./origin/client.ts";
 import { MemoryTier } from "./store/memory-tier.ts";
 import { PurgeIndex } from "./store/purge-index.ts";
 
-export interface ShieldContext extends CacheDeps {
-  readonly config: CdnConfig;
-  readonly options: PolicyOptions;
-  readonly rules: CompiledRules;
-  readonly router: OriginRouter;
+export interface ShieldContext extends CacheDeps, CompiledConfig {
   /** Which stored keys answer to a URL, a tag, a prefix (invalidation and purge). */
   readonly index: PurgeIndex;
   readonly origin: OriginClient;
@@ -80,14 +72,13 @@ export function buildContext(
   });
   metrics = new ShieldMetrics(() => ({ bytes: tier.bytes, entries: tier.entries }));
   const counted = metrics;
-  const options = policyOptions(config);
-  const rules = compileRules(config.rules);
+  const compiled = compileConfig(config);
   const hitForMiss = new HitForMiss(tables.hitForMissBytes);
   const collapser = new Collapser(
     {
       tier,
-      options,
-      rules,
+      policy: compiled.policy,
+      rules: compiled.rules,
       hitForMiss,
       hitForMissMs: shield.collapse.uncacheableTtl * 1000,
       maxBodyBytes: shield.origin.maxBodyBytes,
@@ -102,12 +93,9 @@ export function buildContext(
     },
   );
   return {
-    config,
+    ...compiled,
     name: shield.name,
     key: config.key,
-    options,
-    rules,
-    router: compileOrigins(config.origins),
     tier,
     index,
     collapser,

@@ -8,7 +8,7 @@ export interface CacheDeps {
   /** This cache's name in Cache-Status and Via. */
   readonly name: string;
   readonly key: KeySpec;
-  readonly options: PolicyOptions;
+  readonly policy: PolicyOptions;
   readonly tier: Tier;
   readonly collapser: Collapser;
   readonly now: () => number;

@@ -12,11 +12,16 @@
  */
 import type { NormalisedUrl } from "../../core/key/index.ts";
 import { buildCacheKey } from "../../core/key/index.ts";
-import type { Credentials, Decision, HeaderPairs, HeaderReader } from "../../core/policy/index.ts";
+import type {
+  CacheAction,
+  Credentials,
+  Decision,
+  HeaderPairs,
+  HeaderReader,
+} from "../../core/policy/index.ts";
 import {
+  cacheAction,
   decide,
-  forwardReason,
-  hitMember,
   requestCredentials,
   revalidationHeaders,
   withoutStale,
@@ -76,21 +81,19 @@ function answer(
     entry = undefined;
   }
   const client: ClientRequest = { method: req.method, headers: req.headers };
-  let decision: Decision = decide(client, entry?.meta, now, deps.options);
+  let decision: Decision = decide(client, entry?.meta, now, deps.policy);
   if (req.noStale === true) decision = withoutStale(decision, entry?.meta, now);
-  switch (decision.kind) {
-    case "fresh":
-    case "stale-allowed": {
-      const outcome = decision.kind === "fresh" ? "hit" : "stale";
-      const member = hitMember(deps.name, decision);
-      return fromStored(client, entry as StoredObject, decision.age, member, outcome);
-    }
-    case "stale-while-revalidate": {
-      const stale = entry as StoredObject;
-      const conditional = revalidationHeaders(stale.meta);
-      deps.collapser.revalidateInBackground(fillJob(deps, req, primary, conditional, stale, true));
-      const member = hitMember(deps.name, decision);
-      return fromStored(client, stale, decision.age, member, "stale");
+  const action = cacheAction(decision, deps.name);
+  switch (action.kind) {
+    case "hit": {
+      const stored = entry as StoredObject;
+      if (action.refresh) {
+        const conditional = revalidationHeaders(stored.meta);
+        deps.collapser.revalidateInBackground(
+          fillJob(deps, req, primary, conditional, stored, true),
+        );
+      }
+      return fromStored(client, stored, action.age, action.member, action.stale ? "stale" : "hit");
     }
     case "unsatisfiable":
       return rejection(deps.name, {
@@ -99,12 +102,12 @@ function answer(
         message: "only-if-cached and nothing usable is stored",
       });
     case "revalidate": {
-      const job = fillJob(deps, req, primary, decision.conditional, entry, true);
-      const fwd = forwardReason(decision) ?? "stale";
-      return serveFill(deps, client, job, { fwd, entry, staleIfError: decision.staleIfError });
+      const job = fillJob(deps, req, primary, action.conditional, entry, true);
+      const forwarding = { fwd: action.fwd, entry, staleIfError: action.staleIfError };
+      return serveFill(deps, client, job, forwarding);
     }
     case "miss":
-      return miss(deps, req, client, primary, entry, decision);
+      return miss(deps, req, client, primary, entry, action.fwd);
   }
 }
 
@@ -114,24 +117,23 @@ function miss(
   client: ClientRequest,
   primary: string,
   entry: StoredObject | undefined,
-  decision: Extract<Decision, { kind: "miss" }>,
+  reason: Extract<CacheAction, { kind: "miss" }>["fwd"],
 ): Promise<ShieldResponse> {
   const credentials = credentialsOf(deps, req);
   const hitForMiss = deps.collapser.hitForMiss.holds(primary, deps.now(), credentials.cookie);
   // A request with Authorization, or for a key known not to be shareable, fetches on its
   // own: it must not wait on, or be waited on by, anyone else's fetch.
   const shared = !credentials.authorization && !hitForMiss;
-  let fwd = forwardReason(decision) ?? "miss";
   // RFC 9211 §2.2: responses for the URI are stored, but not for this request's values of
   // their Vary fields (the tier's lookup cannot tell the two apart).
-  if (fwd === "uri-miss" && deps.tier.hasVariants(primary)) fwd = "vary-miss";
+  const fwd = reason === "uri-miss" && deps.tier.hasVariants(primary) ? "vary-miss" : reason;
   const job = fillJob(deps, req, primary, [], undefined, shared, credentials);
   const detail = hitForMiss ? "uncacheable" : undefined;
   return serveFill(deps, client, job, { fwd, entry, staleIfError: false, detail });
 }
 
 function credentialsOf(deps: CacheDeps, req: CacheRequest): Credentials {
-  return req.credentials ?? requestCredentials(req.headers, deps.options);
+  return req.credentials ?? requestCredentials(req.headers, deps.policy);
 }
 
 function fillJob(

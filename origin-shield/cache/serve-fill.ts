@@ -14,10 +14,9 @@ import {
   followerMayShareError,
   forwardedMember,
   isNotModified,
-  mayServeStaleOnError,
   notModifiedHeaders,
   selectsFor,
-  staleOnErrorMember,
+  staleOnError,
 } from "../../core/policy/index.ts";
 import type { FillJob } from "../collapse/fill.ts";
 import type { FillHead } from "../collapse/flight.ts";
@@ -60,12 +59,10 @@ export async function serveFill(
     stream?.close();
     return fromSettled(deps, client, job, forwarding, head, follower);
   }
-  if (head.status >= 500) {
-    const stale = staleOnError(deps, client, forwarding, head.status);
-    if (stale !== null) {
-      stream?.close();
-      return stale;
-    }
+  const stale = servedStale(deps, client, forwarding, head.status);
+  if (stale !== null) {
+    stream?.close();
+    return stale;
   }
   if (follower && !mayShare(deps, head, job.request)) {
     stream?.close();
@@ -100,7 +97,7 @@ function fromSettled(
 ): ShieldResponse | Promise<ShieldResponse> {
   if (head.kind === "error") {
     return (
-      staleOnError(deps, client, forwarding, undefined) ??
+      servedStale(deps, client, forwarding, null) ??
       originErrorResponse(deps.name, forwarding.fwd, head.error, follower)
     );
   }
@@ -125,7 +122,7 @@ function mayShare(
 ): boolean {
   if (head.plan.store) return followerMayShare(head.plan, follower);
   const headers = pairsSource(head.headers);
-  return followerMayShareError(head.status, headers, head.request, follower, deps.options);
+  return followerMayShareError(head.status, headers, head.request, follower, deps.policy);
 }
 
 /** A follower that may not share the leader's response goes to the origin itself. */
@@ -139,21 +136,26 @@ function ownFetch(
 }
 
 /**
- * The stale copy when the origin failed (`status`: the 5xx it sent; undefined when it
- * could not be reached) and the entry allows it (RFC 5861 §4), else null.
+ * The stored copy instead of an upstream failure (`status`: the status it sent; null when
+ * it could not be reached), when the decision and the entry allow it (core/policy
+ * stale-on-error.ts), else null.
  */
-function staleOnError(
+function servedStale(
   deps: CacheDeps,
   client: ClientRequest,
   forwarding: Forwarding,
-  status: number | undefined,
+  status: number | null,
 ): ShieldResponse | null {
   const entry = forwarding.entry;
-  const now = deps.now();
-  if (entry === undefined || !forwarding.staleIfError) return null;
-  if (!mayServeStaleOnError(entry.meta, now)) return null;
-  const member = staleOnErrorMember(deps.name, (entry.meta.freshUntil - now) / 1000, status);
-  return fromStored(client, entry, currentAge(entry.meta, now), member, "stale_error");
+  const stale = staleOnError({
+    entry: entry?.meta,
+    staleIfError: forwarding.staleIfError,
+    status,
+    now: deps.now(),
+    cache: deps.name,
+  });
+  if (stale === null || entry === undefined) return null;
+  return fromStored(client, entry, stale.age, stale.member, "stale_error");
 }
 
 function queueFull(deps: CacheDeps, forwarding: Forwarding): ShieldResponse {

@@ -18,12 +18,7 @@ import type {
   RuleEffect,
   StoragePlan,
 } from "../../core/policy/index.ts";
-import {
-  NO_CREDENTIALS,
-  notModifiedSelects,
-  planStorage,
-  refreshFromNotModified,
-} from "../../core/policy/index.ts";
+import { applyNotModified, planStorage } from "../../core/policy/index.ts";
 import { type CompiledRules, matchResponseRule } from "../../core/rules/index.ts";
 import { pairsSource } from "../http/headers.ts";
 import { OriginError } from "../origin/origin-error.ts";
@@ -82,7 +77,7 @@ export interface FillJob {
 /** What a fill needs from the node it runs on. */
 export interface FillDeps {
   readonly tier: Tier;
-  readonly options: PolicyOptions;
+  readonly policy: PolicyOptions;
   readonly rules: CompiledRules;
   readonly hitForMiss: HitForMiss;
   /** How long a key stays hit-for-miss after a response that could not be shared, ms. */
@@ -150,23 +145,18 @@ function refreshOn304(
   res: FetchedResponse,
   times: Times,
 ): boolean {
-  const headers = pairsSource(res.headers);
-  if (!notModifiedSelects(entry.meta, headers)) return false;
   const contentType = pairsSource(entry.meta.headers).get("content-type");
+  const refreshed = applyNotModified({
+    entry: entry.meta,
+    notModified: pairsSource(res.headers),
+    request: job.request,
+    ...times,
+    rule: ruleFor(deps, job, res, entry.meta.status, contentType, times.responseTime),
+    options: deps.policy,
+  });
+  if (!refreshed.selects) return false;
   const plan: StoragePlan =
-    res.lifetimes === null
-      ? { store: false, reason: "source-not-stored" }
-      : refreshFromNotModified({
-          entry: entry.meta,
-          notModified: headers,
-          request: job.request,
-          // The stored body was not fetched for this request: whose cookie revalidated
-          // it says nothing about whom it may be shared with (its Vary values still do).
-          credentials: NO_CREDENTIALS,
-          ...times,
-          rule: ruleFor(deps, job, res, entry.meta.status, contentType, times.responseTime),
-          options: deps.options,
-        });
+    res.lifetimes === null ? { store: false, reason: "source-not-stored" } : refreshed.plan;
   const obj = plan.store ? withMeta(entry, plan.meta) : entry;
   const key = deps.tier.keyOf(entry, job.request.headers);
   if (plan.store) deps.tier.replace(key, obj);
@@ -206,7 +196,7 @@ function planFill(
             headers.get("content-type"),
             times.responseTime,
           ),
-          options: deps.options,
+          options: deps.policy,
         });
   let writer: TierWriter | null = null;
   let detail: string | undefined;

@@ -15,6 +15,7 @@
  * (imgproxy does the same).
  */
 import { createHash } from "node:crypto";
+import { parseETag, parseETagList, weakMatch } from "../../core/http/etag.ts";
 import type { HeaderPairs } from "../../core/policy/index.ts";
 import { ImageError, mediaTypeOf } from "../../core/variant/index.ts";
 import type { ImagePipeline, TransformResult } from "../../image-pipeline/index.ts";
@@ -176,9 +177,12 @@ function variantEtag(deps: ProduceDeps, input: Buffer, id: string): string {
 
 /** Whether a revalidation's If-None-Match names this ETag (RFC 9110 §13.1.2). */
 function matches(conditional: HeaderPairs, etag: string): boolean {
+  const ours = parseETag(etag);
+  if (ours === null) return false;
   for (const [name, value] of conditional) {
     if (name !== "if-none-match") continue;
-    for (const one of value.split(",")) if (one.trim() === etag) return true;
+    const listed = parseETagList(value);
+    if (listed === "*" || listed.some((one) => weakMatch(one, ours))) return true;
   }
   return false;
 }
@@ -212,7 +216,7 @@ async function readBody(r: ShieldResponse, max: number): Promise<Buffer> {
 
 /**
  * The chunks as one buffer. A fill that stores a body of known length hands its readers
- * consecutive views of the one buffer it stores (collapse/flight.ts); those are joined
+ * consecutive views of the one buffer it stores (store/memory-tier.ts); those are joined
  * without a copy.
  */
 function joined(chunks: readonly Buffer[], size: number): Buffer {

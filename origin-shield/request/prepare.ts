@@ -20,7 +20,7 @@ import { parseAuthority } from "./authority.ts";
 export interface PrepareDeps {
   readonly name: string;
   readonly config: CdnConfig;
-  readonly router: OriginRouter;
+  readonly origins: OriginRouter;
   readonly proxies: TrustedProxies;
 }
 
@@ -61,7 +61,7 @@ export function prepareRequest(
   }
   // A transform is routed by its source image, which is what will be fetched.
   const routePath = transformSourcePath(url.path, config.images.transformPrefix);
-  const origin = routeOrigin(deps.router, parsed.hostname, routePath);
+  const origin = routeOrigin(deps.origins, parsed.hostname, routePath);
   if (origin === null) {
     // RFC 9110 §15.5.20: this server is not able to produce a response for that host.
     const message = `no origin is configured for ${parsed.hostname}${url.path}`;

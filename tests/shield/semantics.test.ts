@@ -268,6 +268,18 @@ describe("TTL rules (config rules, first match wins)", () => {
     expect(origin.count()).toBe(2);
   });
 
+  it("a bypass cookie: forwarded with the cookie, never stored, detail=cookie as at the edge", async () => {
+    const { origin, t } = await h.start(undefined, { bypassCookies: ["session"] });
+    for (let i = 0; i < 2; i++) {
+      const { res } = await fill(t, "/page", { headers: { cookie: "theme=dark; session=abc" } });
+      expect(res.headers.get("cache-status")).toBe(
+        "shield; fwd=bypass; fwd-status=200; detail=cookie",
+      );
+    }
+    expect(origin.count()).toBe(2);
+    expect(origin.requests.at(-1)?.headers.cookie).toBe("theme=dark; session=abc");
+  });
+
   it("a rule naming a status caches a response that would not be (a 404 without headers)", async () => {
     const { origin, t } = await h.start(sequence({ status: 404, body: "no such page" }), {
       rules: [{ match: { status: [404] }, ttl: { set: 30 } }],

@@ -126,7 +126,7 @@ export function harness(
   const collapser = new Collapser(
     {
       tier,
-      options: policyOptions(config),
+      policy: policyOptions(config),
       rules: compileRules(config.rules),
       hitForMiss: new HitForMiss(1_000_000),
       hitForMissMs: (options.uncacheableTtl ?? 30) * 1000,
