@@ -15,7 +15,7 @@ import type { ShieldContext } from "./context.ts";
 import type { ImageRouteDeps } from "./image/route.ts";
 import { serveImage } from "./image/route.ts";
 import { originFetcher } from "./origin/fetcher.ts";
-import { invalidateAfter } from "./pass/invalidate.ts";
+import { invalidateAfterUnsafe } from "./pass/invalidate.ts";
 import { passThrough } from "./pass/pass-through.ts";
 import { prepareRequest } from "./request/prepare.ts";
 import type { ShieldResponse } from "./respond.ts";
@@ -83,7 +83,7 @@ export function composeHandler(ctx: ShieldContext): ShieldHandler {
         detail: disposition.detail,
         body: disposition.fwd === "method",
         onResponse: unsafe
-          ? (status, headers) => invalidateAfter(ctx, method, routed.url.url, status, headers)
+          ? (status, headers) => invalidateAfterUnsafe(ctx, method, routed.url.url, status, headers)
           : undefined,
       });
     }

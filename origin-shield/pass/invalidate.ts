@@ -14,7 +14,7 @@ export interface InvalidateDeps {
   readonly index: PurgeIndex;
 }
 
-export function invalidateAfter(
+export function invalidateAfterUnsafe(
   deps: InvalidateDeps,
   method: string,
   url: string,

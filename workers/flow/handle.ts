@@ -22,8 +22,8 @@ import { reservedNamespace } from "../request/reserved-path.ts";
 import { type BackgroundTasks, type EdgeRequest, policyView } from "./edge-request.ts";
 import { fetchAndStore } from "./miss.ts";
 import { passThrough } from "./pass.ts";
-import { fromEntry } from "./respond.ts";
-import { refreshInBackground, revalidateNow } from "./revalidate.ts";
+import { fromStored } from "./respond.ts";
+import { revalidateInBackground, revalidateNow } from "./revalidate.ts";
 
 export interface HandleOptions {
   readonly store: EntryStore;
@@ -116,8 +116,8 @@ async function serveCacheable(er: EdgeRequest, key: string): Promise<Response> {
   const action = cacheAction(decision, er.name);
   switch (action.kind) {
     case "hit":
-      if (action.refresh) refreshInBackground(er, name, key, entry!.meta);
-      return fromEntry(er, entry!.meta, entry!.body, action.member, er.now);
+      if (action.refresh) revalidateInBackground(er, name, key, entry!.meta);
+      return fromStored(er, entry!.meta, entry!.body, action.member, er.now);
     case "revalidate":
       return revalidateNow(er, name, key, entry!, action);
     case "unsatisfiable":

@@ -101,7 +101,7 @@ function respond(
 }
 
 /** A response served from the stored entry, aged at `at` (RFC 9111 §4.2.3, §5.1). */
-export function fromEntry(
+export function fromStored(
   er: EdgeRequest,
   meta: EntryMeta,
   body: StoredBody,

@@ -19,7 +19,7 @@ import { discard } from "../cache/body.ts";
 import type { StoredEntry } from "../cache/entry-store.ts";
 import type { EdgeRequest } from "./edge-request.ts";
 import { type CacheFetch, fetchAndStore, fetchForCache } from "./miss.ts";
-import { fromEntry } from "./respond.ts";
+import { fromStored } from "./respond.ts";
 import {
   planResponse,
   responseRule,
@@ -75,7 +75,7 @@ export async function revalidateNow(
   });
   if (stale !== null) {
     if (up.kind === "response") discard(up.response.body);
-    return fromEntry(er, entry.meta, entry.body, stale.member, responseTime);
+    return fromStored(er, entry.meta, entry.body, stale.member, responseTime);
   }
   if (up.kind === "failed") {
     discard(entry.body);
@@ -100,10 +100,10 @@ export async function revalidateNow(
     if (!plan.store) {
       // The 304 made the entry unstorable (e.g. it now says no-store): serve it this once.
       er.exec.waitUntil(er.store.delete(name).catch(() => false));
-      return fromEntry(er, entry.meta, entry.body, member, responseTime, upstreamStatus);
+      return fromStored(er, entry.meta, entry.body, member, responseTime, upstreamStatus);
     }
     const body = storeInBackground(er, name, key, plan.meta, entry.body, responseTime);
-    return fromEntry(er, plan.meta, body, member, responseTime, upstreamStatus);
+    return fromStored(er, plan.meta, body, member, responseTime, upstreamStatus);
   }
   discard(entry.body);
   const { headers, requestTime } = fetched;
@@ -121,7 +121,7 @@ export function isRefreshing(name: string): boolean {
   return refreshing.has(name);
 }
 
-export function refreshInBackground(
+export function revalidateInBackground(
   er: EdgeRequest,
   name: string,
   key: string,
