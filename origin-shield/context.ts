@@ -44,9 +44,11 @@ const RESOLVED_OVERHEAD = 600;
 
 function resolvedSize(resolved: ResolvedImage, memoKey: string): number {
   const job = resolved.job;
-  const chars = memoKey.length + resolved.path.length + resolved.url.length + job.id.length;
-  const more = job.sourceTarget.length + job.sourceUrl.length + job.sourcePath.length;
-  return RESOLVED_OVERHEAD + 2 * (chars + more);
+  const variant = resolved.variant;
+  const chars = memoKey.length + variant.path.length + variant.url.length + job.id.length;
+  const more =
+    variant.host.length + variant.query.length + job.sourceTarget.length + job.sourceUrl.length;
+  return RESOLVED_OVERHEAD + 2 * (chars + more + job.sourcePath.length);
 }
 
 export function buildContext(

@@ -1,4 +1,5 @@
 /** What the image route resolved a transform URL to: the variant's identity and source. */
+import type { NormalisedUrl } from "../../core/key/index.ts";
 import type { TransformSpec } from "../../core/variant/index.ts";
 
 export interface ImageJob {
@@ -18,7 +19,6 @@ export interface ImageJob {
 /** A transform URL resolved for one Accept value: what the key and the fill need. */
 export interface ResolvedImage {
   readonly job: ImageJob;
-  /** The variant's own path and URL (key and purge index). */
-  readonly path: string;
-  readonly url: string;
+  /** The variant's own URL, its path naming the resolved options (key and purge index). */
+  readonly variant: NormalisedUrl;
 }

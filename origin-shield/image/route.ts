@@ -60,7 +60,7 @@ export function serveImage(
   // URL and an Accept value is remembered (browsers send a handful of Accept values).
   const url = routed.url;
   const accept = routed.reader.get("accept") ?? "";
-  const memoKey = `${url.scheme}://${url.host}${url.path}?${url.query}\n${accept}`;
+  const memoKey = `${url.url}\n${accept}`;
   let resolved = deps.resolved.get(memoKey);
   if (resolved === undefined) {
     const out = resolve(deps, url, accept);
@@ -76,7 +76,7 @@ export function serveImage(
   const res = serveFromCache(deps.cache, {
     method: routed.method,
     headers: routed.reader,
-    url: { ...url, path: resolved.path, url: resolved.url },
+    url: resolved.variant,
     credentials: NO_CREDENTIALS,
     derivedFrom: job.sourceUrl,
     fetch: variantFetcher(deps, routed, job),
@@ -133,7 +133,7 @@ function resolve(
   // The variant's own URL: what the key and the store's index hold. Every URL that
   // resolves to these options names it.
   const path = variantPath(prefix, id, transform.source);
-  return { job, path, url: storedUrl(url, path) };
+  return { job, variant: { ...url, path, url: storedUrl(url, path) } };
 }
 
 /**
@@ -188,10 +188,12 @@ function storedUrl(url: NormalisedUrl, path: string): string {
 function withVaryAccept(
   res: ShieldResponse | Promise<ShieldResponse>,
 ): ShieldResponse | Promise<ShieldResponse> {
-  const add = (answer: ShieldResponse): ShieldResponse => ({
-    ...answer,
-    headers: answer.headers.concat("vary", "accept"),
-  });
+  // Every answer's header list is its own (copied from the stored one, or built for this
+  // response), so the field is appended in place.
+  const add = (answer: ShieldResponse): ShieldResponse => {
+    answer.headers.push("vary", "accept");
+    return answer;
+  };
   return res instanceof Promise ? res.then(add) : add(res);
 }
 
