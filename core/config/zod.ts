@@ -6,8 +6,8 @@
  * schema's prototype carries the full method set (JSON Schema, every string format, the
  * locale). `zod/mini` is the same engine (the same parsing, issues, `toJSONSchema` and
  * registry) with a functional API that a bundler trims to what is used: the Worker is
- * 13.7 KiB (a fifth) smaller gzipped, and core/config evaluates in 0.6× the time and
- * parses its first config in 0.3 to 0.5× (`npm run bench:libraries`).
+ * about 14 KiB (a fifth) smaller gzipped, building the schemas takes about 0.6× as long
+ * and the first parse 0.3 to 0.5× (`npm run bench:libraries`).
  *
  * The schemas keep zod's familiar chained style (`z.number().int().min(0).default(1)
  * .describe("…")`): `chain` gives each mini schema the chain methods the schemas use, each

@@ -46,7 +46,9 @@ export function forwardHeaders(client: NodeHeaders, options: ForwardOptions): st
   const out: string[] = [];
   for (const [n, v] of pairs) out.push(n, v);
   const length =
-    options.withBody && Object.hasOwn(client, "content-length") ? client["content-length"] : undefined;
+    options.withBody && Object.hasOwn(client, "content-length")
+      ? client["content-length"]
+      : undefined;
   // The body is forwarded byte for byte, so its length is still true; without it undici
   // would send it chunked, which some origins refuse for uploads.
   if (typeof length === "string") out.push("content-length", length);
