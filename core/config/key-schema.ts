@@ -73,7 +73,7 @@ const QuerySchema = z
 export const KeySchema = z
   .strictObject({
     // Default true: http and https responses can differ (redirects to https, mixed-content
-    // rewrites, HSTS), and serving one for the other is a wrong response (principle 1).
+    // rewrites, HSTS), and serving one for the other is a wrong response.
     // Sharing would only save a duplicate entry on sites that serve both schemes.
     scheme: z
       .boolean()

@@ -263,7 +263,7 @@ describe("valid values are accepted and normalised", () => {
   });
 });
 
-describe("a bad field fails with its path in the message (principle 5)", () => {
+describe("a bad field fails with its path in the message", () => {
   const origin = (o: Record<string, unknown>) => ({ origins: [{ ...ORIGIN, ...o }] });
   const rule = (r: Record<string, unknown>) => ({
     rules: [{ ttl: { set: 1 } }, { ttl: { set: 1 } }, r],
