@@ -24,6 +24,20 @@ describe("Cache-Status members for each decision (RFC 9211)", () => {
     expect(formatCacheStatusMember(hitMember("shield", d))).toBe("shield; hit; ttl=40");
   });
 
+  it.each([
+    [{ cache: "shield", hit: true, ttl: 40.9 }, "shield; hit; ttl=40"],
+    [{ cache: "shield", hit: true, ttl: -0.2 }, "shield; hit; ttl=-1"],
+    [{ cache: "shield", hit: true, ttl: -0 }, "shield; hit; ttl=0"],
+    [{ cache: "my cache", hit: true, ttl: 3 }, '"my cache"; hit; ttl=3'],
+    [{ cache: "", hit: true }, "unknown; hit"],
+    [{ cache: "shield", hit: true, ttl: Number.NaN }, "shield; hit"],
+    [{ cache: "shield", hit: true, ttl: 1e20 }, "shield; hit; ttl=999999999999999"],
+    // Any other parameter takes the general serialiser: the same words for the same parts.
+    [{ cache: "shield", hit: true, ttl: 5, stored: true }, "shield; hit; ttl=5; stored"],
+  ] as const)("a plain hit member %o is written %s", (member, text) => {
+    expect(formatCacheStatusMember(member)).toBe(text);
+  });
+
   it("stale-while-revalidate is a hit with a negative ttl and says so", () => {
     const d = at(70);
     if (d.kind !== "stale-while-revalidate") throw new Error(d.kind);
