@@ -76,8 +76,8 @@ interface ChainMethods<S extends core.SomeType> {
   int(params?: string | core.$ZodCheckNumberFormatParams): Chain<S>;
   positive(params?: string | core.$ZodCheckGreaterThanParams): Chain<S>;
   /** numbers: the value; strings and arrays: the length (as in classic zod) */
-  min(n: number, params?: string | core.$ZodCheckGreaterThanParams): Chain<S>;
-  max(n: number, params?: string | core.$ZodCheckLessThanParams): Chain<S>;
+  min(bound: number, params?: string | core.$ZodCheckGreaterThanParams): Chain<S>;
+  max(bound: number, params?: string | core.$ZodCheckLessThanParams): Chain<S>;
   /** strings */
   regex(pattern: RegExp, params?: string | core.$ZodCheckRegexParams): Chain<S>;
   startsWith(prefix: string, params?: string | core.$ZodCheckStartsWithParams): Chain<S>;
@@ -138,11 +138,15 @@ const methods: ChainMethods<core.SomeType> & ThisType<Mini> = {
   positive(params) {
     return chain(check(this, positive(params)));
   },
-  min(n, params) {
-    return chain(check(this, isNumber(this) ? minimum(n, params) : minLength(n, params as never)));
+  min(bound, params) {
+    return chain(
+      check(this, isNumber(this) ? minimum(bound, params) : minLength(bound, params as never)),
+    );
   },
-  max(n, params) {
-    return chain(check(this, isNumber(this) ? maximum(n, params) : maxLength(n, params as never)));
+  max(bound, params) {
+    return chain(
+      check(this, isNumber(this) ? maximum(bound, params) : maxLength(bound, params as never)),
+    );
   },
   regex(pattern, params) {
     return chain(check(this, regex(pattern, params)));

@@ -38,12 +38,12 @@ const HEX_BYTE: readonly string[] = Array.from({ length: 256 }, (_, i) =>
   i.toString(16).padStart(2, "0"),
 );
 
-/** SHA-256 of the UTF-8 encoding of `s`, as 64 lowercase hex digits. */
-export function sha256Hex(s: string): string {
+/** SHA-256 of the UTF-8 encoding of `text`, as 64 lowercase hex digits. */
+export function sha256Hex(text: string): string {
   // UTF-8 needs at most 3 bytes per UTF-16 code unit; + 72 for the padding.
-  const need = s.length * 3 + 72;
+  const need = text.length * 3 + 72;
   if (buf.length < need) buf = new Uint8Array(Math.max(need, buf.length * 2));
-  const { written } = encoder.encodeInto(s, buf);
+  const { written } = encoder.encodeInto(text, buf);
   // §5.1.1 padding: 0x80, zeros, then the 64-bit big-endian bit length; a multiple of 64 bytes.
   const total = (((written + 8) >>> 6) + 1) * 64;
   buf.fill(0, written, total);
@@ -120,16 +120,16 @@ function block(m: Uint8Array, off: number): void {
 }
 
 /**
- * FNV-1a, 32-bit, over the UTF-8 bytes of `s` (so it matches published test vectors
+ * FNV-1a, 32-bit, over the UTF-8 bytes of `text` (so it matches published test vectors
  * and any other implementation). Fast and well distributed for short keys; NOT
  * collision-resistant, so it picks shield nodes (rendezvous hashing) but never names
  * stored entries.
  */
-export function fnv1a32(s: string): number {
+export function fnv1a32(text: string): number {
   let hash = 0x811c9dc5;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c >= 0x80) return fnv1a32Bytes(encoder.encode(s));
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 0x80) return fnv1a32Bytes(encoder.encode(text));
     hash ^= c;
     hash = Math.imul(hash, 0x01000193);
   }

@@ -17,10 +17,10 @@
  */
 
 /** Value of one hex digit's char code, or -1. */
-export function hexValue(c: number): number {
-  if (c >= 48 && c <= 57) return c - 48; // 0-9
-  if (c >= 65 && c <= 70) return c - 55; // A-F
-  if (c >= 97 && c <= 102) return c - 87; // a-f
+export function hexValue(code: number): number {
+  if (code >= 48 && code <= 57) return code - 48; // 0-9
+  if (code >= 65 && code <= 70) return code - 55; // A-F
+  if (code >= 97 && code <= 102) return code - 87; // a-f
   return -1;
 }
 
@@ -56,30 +56,30 @@ function completesStrayEscape(out: string, byte: number): boolean {
 }
 
 /** Normalise the percent-escapes in a URI component (path, query pair, …). */
-export function normalisePercentEncoding(s: string): string {
-  let pct = s.indexOf("%");
-  if (pct === -1) return s;
+export function normalisePercentEncoding(text: string): string {
+  let pct = text.indexOf("%");
+  if (pct === -1) return text;
   let out = "";
-  let copied = 0; // s[copied..pct) still needs copying
-  const len = s.length;
+  let copied = 0; // text[copied..pct) still needs copying
+  const len = text.length;
   while (pct !== -1) {
     if (pct + 2 < len) {
-      const hi = hexValue(s.charCodeAt(pct + 1));
-      const lo = hi === -1 ? -1 : hexValue(s.charCodeAt(pct + 2));
+      const hi = hexValue(text.charCodeAt(pct + 1));
+      const lo = hi === -1 ? -1 : hexValue(text.charCodeAt(pct + 2));
       if (lo !== -1) {
         const byte = hi * 16 + lo;
-        out += s.slice(copied, pct);
+        out += text.slice(copied, pct);
         out +=
           isUnreserved(byte) && !completesStrayEscape(out, byte)
             ? String.fromCharCode(byte)
             : `%${HEX[hi] as string}${HEX[lo] as string}`;
         copied = pct + 3;
-        pct = s.indexOf("%", copied);
+        pct = text.indexOf("%", copied);
         continue;
       }
     }
     // Not a valid escape: keep the "%" as-is and look for the next one.
-    pct = s.indexOf("%", pct + 1);
+    pct = text.indexOf("%", pct + 1);
   }
-  return copied === 0 ? s : out + s.slice(copied);
+  return copied === 0 ? text : out + text.slice(copied);
 }

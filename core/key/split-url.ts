@@ -41,16 +41,16 @@ function escapesValid(s: string): boolean {
   return true;
 }
 
-/** Returns the parts when `s` is already a serialised http(s) URL, else null. */
-export function splitSerialisedUrl(s: string): UrlParts | null {
+/** Returns the parts when `url` is already a serialised http(s) URL, else null. */
+export function splitSerialisedUrl(url: string): UrlParts | null {
   // One linear regex validates the shape; the parts are then cut out by position, which
   // costs less than capture groups on this per-request path.
-  if (!SERIALISED.test(s)) return null;
-  const secure = s.charCodeAt(4) === 0x73; // "https"
+  if (!SERIALISED.test(url)) return null;
+  const secure = url.charCodeAt(4) === 0x73; // "https"
   const protocol = secure ? "https:" : "http:";
   const hostStart = secure ? 8 : 7;
-  const pathStart = s.indexOf("/", hostStart);
-  const host = s.slice(hostStart, pathStart);
+  const pathStart = url.indexOf("/", hostStart);
+  const host = url.slice(hostStart, pathStart);
   const colon = host.indexOf(":");
   const hostname = colon === -1 ? host : host.slice(0, colon);
   // A last label that starts with a digit makes the parser try IPv4 ("127.1", "0x7f"):
@@ -65,15 +65,15 @@ export function splitSerialisedUrl(s: string): UrlParts | null {
     const value = Number(port);
     if (value > 65535 || value === (secure ? 443 : 80)) return null;
   }
-  const q = s.indexOf("?", pathStart);
-  const pathname = q === -1 ? s.slice(pathStart) : s.slice(pathStart, q);
+  const q = url.indexOf("?", pathStart);
+  const pathname = q === -1 ? url.slice(pathStart) : url.slice(pathStart, q);
   // Dot segments ("/./", "/../", "%2e" spellings) are resolved by the parser. Real paths
   // rarely contain "/." (/.well-known does), so any occurrence takes the slow path.
   if (pathname.includes("/.") || (pathname.includes("%") && /%2e/i.test(pathname))) return null;
   if (!escapesValid(pathname)) return null;
   let search = "";
-  if (q !== -1 && q + 1 < s.length) {
-    search = s.slice(q);
+  if (q !== -1 && q + 1 < url.length) {
+    search = url.slice(q);
     if (!escapesValid(search)) return null;
   }
   return { protocol, host, pathname, search };

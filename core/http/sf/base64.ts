@@ -27,17 +27,17 @@ export function encodeBase64(bytes: Uint8Array): string {
  * are accepted ("parsers SHOULD NOT fail"); "=" anywhere but the end, or a wrong amount of it, is
  * rejected.
  */
-export function decodeBase64(s: string): Uint8Array | null {
-  let len = s.length;
-  while (len > 0 && s.charCodeAt(len - 1) === 0x3d) len--;
-  const pad = s.length - len;
-  if (pad > 2 || (pad > 0 && s.length % 4 !== 0) || len % 4 === 1) return null;
+export function decodeBase64(text: string): Uint8Array | null {
+  let len = text.length;
+  while (len > 0 && text.charCodeAt(len - 1) === 0x3d) len--;
+  const pad = text.length - len;
+  if (pad > 2 || (pad > 0 && text.length % 4 !== 0) || len % 4 === 1) return null;
   const out = new Uint8Array(Math.floor((len * 3) / 4));
   let acc = 0;
   let bits = 0;
   let o = 0;
   for (let k = 0; k < len; k++) {
-    const c = s.charCodeAt(k);
+    const c = text.charCodeAt(k);
     const v = c < 128 ? B64_VALUE[c]! : -1;
     if (v < 0) return null;
     acc = ((acc << 6) | v) & 0xffffff;

@@ -65,8 +65,8 @@ function serializeKey(key: string): string {
 }
 
 /** §4.1.3.1, for one bare item (a number is written as an Integer when it is integral). */
-export function serializeBareItem(v: BareItem): string {
-  return serializeBare(v, false);
+export function serializeBareItem(value: BareItem): string {
+  return serializeBare(value, false);
 }
 
 function serializeBare(v: BareItem, decimal: boolean): string {
@@ -110,18 +110,18 @@ function serializeString(v: string): string {
   return `${out}"`;
 }
 
-/** true when `v` can be serialized as a Token (§4.1.7, grammar of §3.3.4). */
-export function isValidToken(v: string): boolean {
-  const c = v.charCodeAt(0);
+/** true when `value` can be serialized as a Token (§4.1.7, grammar of §3.3.4). */
+export function isValidToken(value: string): boolean {
+  const c = value.charCodeAt(0);
   if (!isAlpha(c) && c !== 0x2a) return false;
-  for (let k = 1; k < v.length; k++) if (!isTokenChar(v.charCodeAt(k))) return false;
+  for (let k = 1; k < value.length; k++) if (!isTokenChar(value.charCodeAt(k))) return false;
   return true;
 }
 
-/** true when `v` can be serialized as a String (§4.1.6): printable ASCII only. */
-export function isValidString(v: string): boolean {
-  for (let k = 0; k < v.length; k++) {
-    const c = v.charCodeAt(k);
+/** true when `value` can be serialized as a String (§4.1.6): printable ASCII only. */
+export function isValidString(value: string): boolean {
+  for (let k = 0; k < value.length; k++) {
+    const c = value.charCodeAt(k);
     if (c < 0x20 || c > 0x7e) return false;
   }
   return true;

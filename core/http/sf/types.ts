@@ -30,8 +30,8 @@ export type ListMember = Item | InnerList;
 export type SfList = ListMember[];
 export type Dictionary = Map<string, ListMember>;
 
-export function isInnerList(m: ListMember): m is InnerList {
-  return Array.isArray(m.value);
+export function isInnerList(member: ListMember): member is InnerList {
+  return Array.isArray(member.value);
 }
 
 export const isDigit = (c: number): boolean => c >= 0x30 && c <= 0x39;
