@@ -381,27 +381,16 @@ describe("structured field properties", () => {
       { numRuns: 2000 },
     );
   });
-  it("long inputs are handled in linear time: 8× the input costs far less than 64× the time", () => {
-    const parseAll = (n: number) => {
-      expect(parseList("a, ".repeat(n).slice(0, -2))).toHaveLength(n);
-      expect(parseList(`(${"1 ".repeat(n)})`)[0]?.value).toHaveLength(n);
-      expect(tryParseList(`"${"\\\\".repeat(n)}`)).toBeNull();
-      expect(tryParseList(`:${"A".repeat(n)}`)).toBeNull();
-      const dictionary = Array.from({ length: n }, (_, i) => `k${i}=1`).join(",");
-      expect(parseDictionary(dictionary).size).toBe(n);
-    };
-    // The fastest of a few runs of each size: a busy machine slows runs, it never speeds
-    // them up. A quadratic parser would take about 64 times as long for 8 times the input.
-    const fastest = (n: number) => {
-      let best = Number.POSITIVE_INFINITY;
-      for (let run = 0; run < 3; run++) {
-        const start = performance.now();
-        parseAll(n);
-        best = Math.min(best, performance.now() - start);
-      }
-      return best;
-    };
-    fastest(2_000); // warm up
-    expect(fastest(80_000) / fastest(10_000)).toBeLessThan(24);
+  it("long inputs are handled in linear time (200,000 members: a quadratic parser would take minutes)", () => {
+    const n = 200_000;
+    const start = performance.now();
+    expect(parseList("a, ".repeat(n).slice(0, -2))).toHaveLength(n);
+    expect(parseList(`(${"1 ".repeat(n)})`)[0]?.value).toHaveLength(n);
+    expect(tryParseList(`"${"\\\\".repeat(n)}`)).toBeNull();
+    expect(tryParseList(`:${"A".repeat(n)}`)).toBeNull();
+    expect(parseDictionary(Array.from({ length: n }, (_, i) => `k${i}=1`).join(",")).size).toBe(n);
+    // Far above the half second this takes, so a busy machine cannot fail it; far below
+    // what n² steps would cost.
+    expect(performance.now() - start).toBeLessThan(15_000);
   });
 });
