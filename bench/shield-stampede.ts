@@ -1,11 +1,15 @@
 /**
- * Shield stampede: 1,000 concurrent cold requests for one key, through 1,000 connections
- * at once, with a 500 ms origin and again with a 6,000 ms origin. Reported: how many
- * requests reached the origin, and client latency (send → last body byte) p50/p99/max.
- * Baseline in the same run: the same 1,000 requests sent straight to the origin.
+ * Shield stampede: a herd of concurrent cold requests for one key, each on its own
+ * connection: 1,000 clients on a 500 ms origin, and 100 on a 6,000 ms origin. Reported:
+ * how many requests reached the origin, and client latency (send → last body byte)
+ * p50/p99/max. Baseline in the same run: the same requests sent straight to the origin.
  *
- *   npx tsx bench/shield-stampede.ts       (about 45 s; BENCH_ROUNDS, BENCH_CLIENTS override)
+ *   npx tsx bench/shield-stampede.ts       (about 40 s; BENCH_ROUNDS 3, BENCH_HERDS
+ *                                           "500:1000,6000:100" as delay:clients)
  *
+ * The shield runs alone on core 1 (taskset), this process (the clients) and the origin
+ * on core 0, so the clients reading 1,000 answers do not take the shield's core; without
+ * taskset everything runs unpinned, and the table says so.
  * The shield and the origin (bench/lib/serve-origin.ts: counts requests, answers each
  * after the delay with a fresh random 10 KiB body, Cache-Control: public, max-age=60)
  * run in child processes; the 1,000 clients run in this one, on raw keep-alive sockets
@@ -19,13 +23,17 @@
  */
 import { createHash } from "node:crypto";
 import { getJson } from "./lib/http.ts";
-import { type Child, startChild } from "./lib/proc.ts";
+import { affinity, type Child, pinProcess, startChild } from "./lib/proc.ts";
 import { type RawAnswer, RawClient } from "./lib/raw.ts";
 import { fail, fixed, int, median, percentile, printTable, type Row } from "./lib/table.ts";
+import { haveTaskset } from "./lib/wrk.ts";
 
-const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 1000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
-const DELAYS = [500, 6_000] as const;
+const HERDS = (process.env.BENCH_HERDS ?? "500:1000,6000:100").split(",").map((h) => {
+  const [delay, clients] = h.split(":").map(Number);
+  return { delay: delay as number, clients: clients as number };
+});
+const WARM_CLIENTS = 1000;
 const BODY_BYTES = 10 * 1024;
 const SLACK_MS = 50;
 
@@ -35,8 +43,8 @@ interface Stats {
 }
 
 /** One warm connection per client: connected, and one request answered on it. */
-async function openClients(port: number, warmPath: string): Promise<RawClient[]> {
-  const clients = await Promise.all(Array.from({ length: CLIENTS }, () => RawClient.open(port)));
+async function openClients(port: number, warmPath: string, n: number): Promise<RawClient[]> {
+  const clients = await Promise.all(Array.from({ length: n }, () => RawClient.open(port)));
   for (const a of await Promise.all(clients.map((c) => c.get(warmPath)))) {
     if (a.status !== 200) fail(`warming ${warmPath}: status ${a.status}`);
   }
@@ -52,11 +60,20 @@ interface Run {
   readonly max: number;
   /** From the first request written to the last, ms (the client's own spread). */
   readonly spread: number;
+  /** From the first request written to the first and to the last answer complete, ms. */
+  readonly firstDone: number;
+  readonly lastDone: number;
   readonly collapsed: number;
 }
 
-async function stampede(origin: Child, port: number, warmPath: string, path: string): Promise<Run> {
-  const clients = await openClients(port, warmPath);
+async function stampede(
+  origin: Child,
+  port: number,
+  warmPath: string,
+  path: string,
+  n: number,
+): Promise<Run> {
+  const clients = await openClients(port, warmPath, n);
   const before = await getJson<Stats>(`${origin.url}/__origin/stats`);
   // Every request is written in this one loop, each as soon as it is made.
   const t0 = performance.now();
@@ -81,32 +98,38 @@ async function stampede(origin: Child, port: number, warmPath: string, path: str
     p99: percentile(ms, 99),
     max: Math.max(...ms),
     spread,
+    firstDone: Math.min(...answers.map((a) => a.at)) - t0,
+    lastDone: Math.max(...answers.map((a) => a.at)) - t0,
     collapsed: answers.filter((a) => a.headers.get("cache-status")?.includes("collapsed")).length,
   };
 }
 
 const children: Child[] = [];
 async function main(): Promise<void> {
-  const origin = await startChild("serve-origin.ts", [String(BODY_BYTES)]);
+  const own = haveTaskset() ? affinity(process.pid) : null;
+  const pinned = own !== null && pinProcess(process.pid, "0");
+  const cpu = (n: number) => (pinned ? { cpu: n } : {});
+  const origin = await startChild("serve-origin.ts", [String(BODY_BYTES)], [], cpu(0));
   children.push(origin);
   const config = JSON.stringify({
     origins: [{ name: "bench", url: origin.url, hosts: ["127.0.0.1"] }],
   });
-  const shield = await startChild("serve-shield.ts", [config, "silent"]);
+  const shield = await startChild("serve-shield.ts", [config, "silent"], [], cpu(1));
   children.push(shield);
 
   // One unreported stampede on each first, so that neither is measured with cold JIT
   // (a fresh shield spends ~3× the CPU on its first 1,000 misses).
-  await stampede(origin, origin.port, "/warm", `/stampede/100/warm-${process.pid}`);
-  await stampede(origin, shield.port, "/__shield/health", `/stampede/100/warm-${process.pid}`);
+  const warm = `/stampede/100/warm-${process.pid}`;
+  await stampede(origin, origin.port, "/warm", warm, WARM_CLIENTS);
+  await stampede(origin, shield.port, "/__shield/health", warm, WARM_CLIENTS);
 
   const results = new Map<string, Run[]>();
   const add = (key: string, r: Run) => results.set(key, [...(results.get(key) ?? []), r]);
-  for (const delay of DELAYS) {
+  for (const { delay, clients } of HERDS) {
     for (let round = 1; round <= ROUNDS; round++) {
       const path = `/stampede/${delay}/${round}-${process.pid}`;
-      const direct = await stampede(origin, origin.port, "/warm", path);
-      const viaShield = await stampede(origin, shield.port, "/__shield/health", path);
+      const direct = await stampede(origin, origin.port, "/warm", path, clients);
+      const viaShield = await stampede(origin, shield.port, "/__shield/health", path, clients);
       add(`origin ${delay}`, direct);
       add(`shield ${delay}`, viaShield);
       for (const [name, r] of [
@@ -115,20 +138,22 @@ async function main(): Promise<void> {
       ] as const) {
         process.stderr.write(
           `  ${delay} ms round ${round} ${name}: ${r.originRequests} origin requests, p50 ${fixed(r.p50)} ` +
-            `p99 ${fixed(r.p99)} max ${fixed(r.max)} ms, ${r.collapsed} collapsed, sent within ${fixed(r.spread)} ms\n`,
+            `p99 ${fixed(r.p99)} max ${fixed(r.max)} ms, ${r.collapsed} collapsed, sent within ${fixed(r.spread)} ms, ` +
+            `answers complete from ${fixed(r.firstDone)} to ${fixed(r.lastDone)} ms\n`,
         );
       }
     }
   }
 
+  if (pinned && own !== null) pinProcess(process.pid, own);
   const rows: Row[] = [];
-  for (const delay of DELAYS) {
+  for (const { delay, clients } of HERDS) {
     const s = results.get(`shield ${delay}`) ?? [];
     const o = results.get(`origin ${delay}`) ?? [];
     const med = (list: Run[], f: (r: Run) => number) => median(list.map(f));
     const worstCount = Math.max(...s.map((r) => r.originRequests));
     rows.push({
-      figure: `${delay} ms origin: origin requests (worst round)`,
+      figure: `${int(clients)} clients, ${delay} ms origin: origin requests (worst round)`,
       value: int(worstCount),
       baseline: int(Math.max(...o.map((r) => r.originRequests))),
       ratio: "—",
@@ -143,7 +168,7 @@ async function main(): Promise<void> {
       const v = med(s, f);
       const b = med(o, f);
       rows.push({
-        figure: `${delay} ms origin: ${label} latency, ms`,
+        figure: `${int(clients)} clients, ${delay} ms origin: ${label} latency, ms`,
         value: fixed(v),
         baseline: fixed(b),
         ratio: `${(v / b).toFixed(3)}×`,
@@ -152,7 +177,7 @@ async function main(): Promise<void> {
     }
     const over = med(s, (r) => r.p99) - delay;
     rows.push({
-      figure: `${delay} ms origin: p99 − origin delay, ms`,
+      figure: `${int(clients)} clients, ${delay} ms origin: p99 − origin delay, ms`,
       value: fixed(over),
       baseline: fixed(med(o, (r) => r.p99) - delay),
       ratio: "—",
@@ -161,7 +186,7 @@ async function main(): Promise<void> {
     });
     const added = median(s.map((r, i) => r.p99 - o[i]!.p99));
     rows.push({
-      figure: `${delay} ms origin: p99 − direct p99 (same round), ms`,
+      figure: `${int(clients)} clients, ${delay} ms origin: p99 − direct p99 (same round), ms`,
       value: fixed(added),
       baseline: "0.0",
       ratio: "—",
@@ -169,8 +194,9 @@ async function main(): Promise<void> {
     });
   }
   const ok = printTable(
-    `shield stampede: ${int(CLIENTS)} concurrent cold requests, one key, ${int(CLIENTS)} warm ` +
-      `connections, ${BODY_BYTES / 1024} KiB body (median of ${ROUNDS} rounds, Node ${process.version}); ` +
+    `shield stampede: concurrent cold requests for one key, one warm connection each, ` +
+      `${BODY_BYTES / 1024} KiB body (median of ${ROUNDS} rounds, Node ${process.version}; ` +
+      `${pinned ? "shield on core 1, clients and origin on core 0" : "NOT pinned: taskset unusable"}); ` +
       "baseline: the same requests straight to the origin",
     rows,
   );

@@ -39,6 +39,7 @@ type Autocannon = (
     pipelining: number;
     duration: number;
     timeout: number;
+    headers?: Readonly<Record<string, string>> | undefined;
     setupClient: (client: Client) => void;
   },
   done: (err: Error | null, result: Result) => void,
@@ -54,6 +55,8 @@ export interface LoadOptions {
   readonly check: (status: number, headers: readonly string[]) => string | null;
   /** The server process whose CPU time is sampled. */
   readonly pid: number;
+  /** Request headers, name → value. */
+  readonly headers?: Readonly<Record<string, string>> | undefined;
 }
 
 export interface LoadResult {
@@ -81,6 +84,7 @@ export function load(o: LoadOptions): Promise<LoadResult> {
         pipelining: 1,
         duration: o.seconds,
         timeout: 10,
+        headers: o.headers,
         setupClient: (client) =>
           client.on("headers", (head) => {
             const complaint = o.check(head.statusCode, head.headers);

@@ -4,7 +4,7 @@
  * `READY <port>` when listening, and exits when its stdin closes — so it dies with the
  * parent even if the parent is killed. Also: CPU time and RSS of a pid from /proc.
  */
-import { type ChildProcessByStdio, spawn } from "node:child_process";
+import { type ChildProcessByStdio, spawn, spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import type { Readable, Writable } from "node:stream";
 import { fileURLToPath } from "node:url";
@@ -35,16 +35,23 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
 /**
  * Start `bench/lib/<script>` under Node, built into dist/ the way `npm run shield` builds
  * the shield (scripts/build-node.mjs: no tsx loader at run time, whose keepNames
- * wrappers and memory would be measured too); resolves once it listens.
+ * wrappers and memory would be measured too); resolves once it listens. With `cpu`, the
+ * process runs pinned to that core (taskset -c).
  */
 export async function startChild(
   script: string,
   args: readonly string[],
   nodeFlags: readonly string[] = [],
+  options: { readonly cpu?: number | undefined } = {},
 ): Promise<Child> {
   const source = fileURLToPath(new URL(script, import.meta.url));
   const file = await buildNode(source, `dist/bench/${script.replace(/\.ts$/, ".mjs")}`);
-  const child: Proc = spawn(process.execPath, [...nodeFlags, file, ...args], {
+  const argv = [process.execPath, ...nodeFlags, file, ...args];
+  // taskset execs the command, so the pid is Node's; every thread Node starts inherits
+  // the affinity (libuv's pool, V8's GC and compiler threads): the server has one core.
+  const [cmd, ...rest] =
+    options.cpu === undefined ? argv : ["taskset", "-c", String(options.cpu), ...argv];
+  const child: Proc = spawn(cmd as string, rest, {
     cwd: ROOT,
     stdio: ["pipe", "pipe", "inherit"],
   });
@@ -122,4 +129,16 @@ export function rss(pid: number): { rss: number; peak: number } {
     return Number(m[1]) * 1024;
   };
   return { rss: kb("VmRSS"), peak: kb("VmHWM") };
+}
+
+/** Pin a running process, every thread of it, to `cpus` (taskset -a -p); false if it cannot. */
+export function pinProcess(pid: number, cpus: string): boolean {
+  const r = spawnSync("taskset", ["-a", "-p", "-c", cpus, String(pid)], { encoding: "utf8" });
+  return r.status === 0;
+}
+
+/** The CPUs a process may run on (as `taskset -p -c` lists them), or null. */
+export function affinity(pid: number): string | null {
+  const r = spawnSync("taskset", ["-p", "-c", String(pid)], { encoding: "utf8" });
+  return r.status === 0 ? (r.stdout.split(":").pop()?.trim() ?? null) : null;
 }

@@ -45,7 +45,7 @@ const state = () => ({
   waiting: Object.fromEntries(
     origins.map((o) => [o.name, shield.context.origin.waiting(o.origin)]),
   ),
-  flights: shield.context.flights.size,
+  flights: shield.context.collapser.flights.size,
 });
 
 /** The bench's own endpoints, answered before the shield sees the request. */

@@ -3,11 +3,24 @@
  * destination, but formatted here with one template string and written in batches:
  * through `log.info()` (a bindings merge, a serialiser pass per key) a line cost about
  * 5 µs, and even a bare write to pino's asynchronous destination about 1.5 µs, against
- * about 10 µs for serving a whole hit, and each write(2) it leads to costs a thread-pool
- * round trip. Lines are handed over as soon as BATCH bytes wait (about 50 lines), at
- * most FLUSH_MS after the first of them (as nginx's `access_log … buffer= flush=`), and
- * at exit.
- * Fields: method, url, status, outcome, bytes, ms, complete.
+ * about 25 µs of CPU for serving a whole hit. Lines are handed over as soon as BATCH
+ * bytes wait (about 400 lines), at most FLUSH_MS after the first of them (as nginx's
+ * `access_log … buffer= flush=`), and at exit.
+ *
+ * What a line costs: each batch handed to the destination is measured, encoded and, once
+ * written, encoded again by sonic-boom, and is a thread-pool round trip (write(2) on a
+ * worker thread, a wake-up of the event loop, the callback), so batches are 64 KiB
+ * rather than 16 KiB; lines are kept in an array and joined once, so the batch is one
+ * flat string rather than a rope of thousands of pieces that each of those passes walks;
+ * and the method and URL, which from Node's parser are printable ASCII in practice, are
+ * quoted as they are once checked, JSON.stringify being kept for any other string. A
+ * line written to /dev/null in a loop: 0.63 µs before these, 0.36 µs after. Served alone
+ * on one core, a 1 KiB hit still costs 2 to 3 µs more with the log on than off
+ * (bench/shield-hit.ts): the line's code and data share the core's caches with the
+ * request's.
+ *
+ * Fields: method, url, status, outcome, bytes, ms, complete — each line is byte for byte
+ * what it was with JSON.stringify.
  */
 import { type Logger, symbols } from "pino";
 import type { Outcome } from "./metrics.ts";
@@ -27,7 +40,7 @@ interface Destination {
   flushSync?: () => void;
 }
 
-const BATCH = 16 * 1024;
+const BATCH = 64 * 1024;
 const FLUSH_MS = 100;
 
 /** Flushers of every live access log, run once at exit. */
@@ -45,11 +58,13 @@ export function accessLog(log: Logger): AccessLog | null {
     return (method, url, status, outcome, bytes, ms, complete) =>
       log.info({ method, url, status, outcome, bytes, ms, complete });
   }
-  let pending = "";
+  let pending: string[] = [];
+  let pendingLength = 0;
   const flush = () => {
-    if (pending === "") return;
-    const out = pending;
-    pending = "";
+    if (pending.length === 0) return;
+    const out = pending.join("");
+    pending = [];
+    pendingLength = 0;
     stream.write(out);
   };
   atExit.add(() => {
@@ -67,8 +82,22 @@ export function accessLog(log: Logger): AccessLog | null {
     });
   }
   return (method, url, status, outcome, bytes, ms, complete) => {
-    if (pending === "") setTimeout(flush, FLUSH_MS).unref();
-    pending += `{"level":${level},"time":${Date.now()}${chindings},"method":${JSON.stringify(method)},"url":${JSON.stringify(url)},"status":${status},"outcome":"${outcome}","bytes":${bytes},"ms":${ms},"complete":${complete}}\n`;
-    if (pending.length >= BATCH) flush();
+    if (pending.length === 0) setTimeout(flush, FLUSH_MS).unref();
+    const line = `{"level":${level},"time":${Date.now()}${chindings},"method":${quote(method)},"url":${quote(url)},"status":${status},"outcome":"${outcome}","bytes":${bytes},"ms":${ms},"complete":${complete}}\n`;
+    pending.push(line);
+    pendingLength += line.length;
+    if (pendingLength >= BATCH) flush();
   };
+}
+
+/**
+ * `s` as a JSON string, as JSON.stringify writes it: printable ASCII other than `"` and
+ * `\` needs no escape, and is quoted without a call into JSON.stringify.
+ */
+function quote(s: string): string {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x20 || c > 0x7e || c === 0x22 || c === 0x5c) return JSON.stringify(s);
+  }
+  return `"${s}"`;
 }

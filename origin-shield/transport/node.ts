@@ -6,6 +6,7 @@
  * app uses, and only /__shield/ admin requests go through Hono.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Socket } from "node:net";
 import type { ShieldHandler } from "../compose.ts";
 import type { ShieldContext } from "../context.ts";
 import { accessLog } from "../observe/access-log.ts";
@@ -20,23 +21,41 @@ export function nodeListener(
   admin: NodeListener,
 ): NodeListener {
   const log = accessLog(ctx.log);
-  const logInfo = log !== null;
+  const metrics = ctx.metrics;
   const sendTimeoutMs = ctx.config.shield.server.sendTimeoutMs;
+  /** Count, and log, one request once its answer is written (`sent`: see `write`). */
+  const finish = (
+    method: string,
+    target: string,
+    start: number,
+    r: ShieldResponse,
+    sent: number,
+  ) => {
+    const complete = sent >= 0;
+    const bytes = complete ? sent : -1 - sent;
+    metrics.request(r.outcome);
+    metrics.served(bytes);
+    if (log !== null) {
+      const ms = Math.round((performance.now() - start) * 10) / 10;
+      log(method, target, r.status, r.outcome, bytes, ms, complete);
+    }
+  };
   return (req, res) => {
     const target = req.url ?? "/";
     if (target.startsWith("/__shield/")) {
-      ctx.metrics.request("admin");
+      metrics.request("admin");
       admin(req, res);
       return;
     }
-    const start = logInfo ? performance.now() : 0;
+    const start = log !== null ? performance.now() : 0;
     const method = req.method ?? "GET";
+    const socket = req.socket;
     const request: ShieldRequest = {
       method,
       target,
       headers: req.headers,
-      remoteAddress: req.socket.remoteAddress,
-      secure: (req.socket as { encrypted?: boolean }).encrypted === true,
+      remoteAddress: socket.remoteAddress,
+      secure: (socket as { encrypted?: boolean }).encrypted === true,
       body: method === "GET" || method === "HEAD" ? null : req,
     };
     let result: ShieldResponse | Promise<ShieldResponse>;
@@ -45,66 +64,80 @@ export function nodeListener(
     } catch (err) {
       result = internalError(ctx, err);
     }
-    const done = (r: ShieldResponse, bytes: number, ok: boolean) => {
-      ctx.metrics.request(r.outcome);
-      ctx.metrics.served(bytes);
-      if (log !== null) {
-        const ms = Math.round((performance.now() - start) * 10) / 10;
-        log(method, target, r.status, r.outcome, bytes, ms, ok);
-      }
-    };
     if (result instanceof Promise) {
-      result.then(
-        (r) => write(res, r, sendTimeoutMs, done),
-        (err: unknown) => write(res, internalError(ctx, err), sendTimeoutMs, done),
-      );
-    } else write(res, result, sendTimeoutMs, done);
+      const send = (r: ShieldResponse) => {
+        const sent = write(res, r, sendTimeoutMs);
+        if (typeof sent === "number") finish(method, target, start, r, sent);
+        else void sent.then((n) => finish(method, target, start, r, n));
+      };
+      result.then(send, (err: unknown) => send(internalError(ctx, err)));
+      return;
+    }
+    // A hit: written at once, without a closure or a promise.
+    const sent = write(res, result, sendTimeoutMs);
+    if (typeof sent === "number") finish(method, target, start, result, sent);
+    else {
+      const r = result;
+      void sent.then((n) => finish(method, target, start, r, n));
+    }
   };
 }
 
+/**
+ * Write one answer. Returns the body bytes sent, as a number when the answer is written
+ * at once (a stored body, or none) and as a promise while a body streams; a transfer
+ * that did not complete is told by a negative value, −1 − bytes.
+ */
 function write(
   res: ServerResponse,
   r: ShieldResponse,
   sendTimeoutMs: number,
-  done: (r: ShieldResponse, bytes: number, ok: boolean) => void,
-): void {
+): number | Promise<number> {
+  const body = r.body;
   if (res.destroyed) {
-    if (r.body !== null && !Buffer.isBuffer(r.body)) r.body.close();
-    done(r, 0, false);
-    return;
+    if (body !== null && !Buffer.isBuffer(body)) body.close();
+    return -1;
   }
   try {
     res.writeHead(r.status, r.headers);
   } catch (err) {
     // A field value Node refuses to send (an origin's stray control character): the
     // client gets a 502 rather than a crash or a half-written head.
-    if (r.body !== null && !Buffer.isBuffer(r.body)) r.body.close();
+    if (body !== null && !Buffer.isBuffer(body)) body.close();
     res.writeHead(502, { "content-type": "application/json", "cache-control": "no-store" });
     res.end(`${JSON.stringify({ error: "bad_origin_header", message: String(err) })}\n`);
-    done(r, 0, false);
-    return;
+    return -1;
   }
-  const body = r.body;
   if (body === null) {
     res.end();
-    done(r, 0, true);
-  } else if (Buffer.isBuffer(body)) {
+    return 0;
+  }
+  if (Buffer.isBuffer(body)) {
     res.end(body);
     // What the socket could not take at once waits in memory: close a client that stops
-    // reading it. Most hits fit in the socket's buffers and never start the watch.
+    // reading it. Most hits fit in the socket's buffers and never start the watch. (The
+    // response's own writableNeedDrain is false once it has ended: the socket's count of
+    // bytes still queued is what tells.)
     const socket = res.socket;
-    if (res.writableNeedDrain && socket !== null) {
-      res.setTimeout(sendTimeoutMs, () => res.destroy());
-      // Once all of it is with the kernel the client may read the rest at leisure; a
-      // keep-alive connection gets Node's own idle timeout back instead.
-      res.once("finish", () => {
-        if (!res.shouldKeepAlive) socket.setTimeout(0);
-      });
-    }
-    done(r, body.length, true);
-  } else {
-    void pipe(body, res, sendTimeoutMs).then(({ bytes, complete }) => done(r, bytes, complete));
+    if (socket !== null && socket.writableLength > 0) watchSend(res, socket, sendTimeoutMs);
+    return body.length;
   }
+  return pipe(body, res, sendTimeoutMs).then(({ bytes, complete }) =>
+    complete ? bytes : -1 - bytes,
+  );
+}
+
+/**
+ * Cut a client that takes none of what waits for it for `ms` (the rule of nginx's
+ * send_timeout: the socket's timeout fires only when the write in progress has not
+ * moved). Once all of it is with the kernel the client may read the rest at leisure; a
+ * keep-alive connection gets Node's own idle timeout back instead.
+ */
+function watchSend(res: ServerResponse, socket: Socket, ms: number): void {
+  res.setTimeout(ms, () => res.destroy());
+  res.once("finish", () => {
+    if (!res.shouldKeepAlive) socket.setTimeout(0);
+  });
 }
 
 /**
