@@ -44,6 +44,7 @@ export function createShield(options: ShieldOptions): Shield {
   const hitForMiss = collapser.hitForMiss;
   metrics.tables = () => [
     { table: "hit_for_miss", bytes: hitForMiss.bytes, maxBytes: hitForMiss.maxBytes },
+    { table: "targets", bytes: ctx.targets.bytes, maxBytes: ctx.targets.maxBytes },
     { table: "image_variants", bytes: images.variants.bytes, maxBytes: images.variants.maxBytes },
     {
       table: "image_urls",

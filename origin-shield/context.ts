@@ -17,6 +17,7 @@ import type { ResolvedImage } from "./image/image-job.ts";
 import { VariantTracker } from "./image/variants.ts";
 import { ShieldMetrics } from "./observe/metrics.ts";
 import { OriginClient } from "./origin/client.ts";
+import { PreparedTargets } from "./request/prepare.ts";
 import { MemoryTier } from "./store/memory-tier.ts";
 import { PurgeIndex } from "./store/purge-index.ts";
 
@@ -28,6 +29,8 @@ export interface ShieldContext extends CacheDeps, CompiledConfig {
   readonly log: Logger;
   /** Proxies whose X-Forwarded-For this node believes. */
   readonly proxies: TrustedProxies;
+  /** Request targets already parsed, normalised and routed. */
+  readonly targets: PreparedTargets;
   /**
    * The image pipeline (sharp, its queue), the bound on variants per source, and
    * transform URLs already resolved (by URL and Accept).
@@ -106,6 +109,7 @@ export function buildContext(
     log: parts.log,
     now: parts.now,
     proxies: new TrustedProxies(shield.trustedProxies),
+    targets: new PreparedTargets(tables.targetsBytes),
     images: {
       pipeline: new ImagePipeline(config.images),
       variants: new VariantTracker(

@@ -241,15 +241,15 @@ export interface ErrorBody {
 
 /** A client-facing error with a stable code, as JSON: errors render themselves. */
 export function errorResponse(
-  e: ErrorBody,
+  error: ErrorBody,
   outcome: Outcome,
   member?: CacheStatusMember,
   extra: string[] = [],
 ): ShieldResponse {
   const json =
-    e.option === undefined
-      ? { error: e.code, message: e.message }
-      : { error: e.code, option: e.option, message: e.message };
+    error.option === undefined
+      ? { error: error.code, message: error.message }
+      : { error: error.code, option: error.option, message: error.message };
   const body = Buffer.from(`${JSON.stringify(json)}\n`);
   const headers = [
     "content-type",
@@ -261,7 +261,7 @@ export function errorResponse(
     ...extra,
   ];
   if (member !== undefined) headers.push("cache-status", appendCacheStatus(null, member));
-  return { status: e.status, headers, body, outcome };
+  return { status: error.status, headers, body, outcome };
 }
 
 /** What a client is told for each kind of origin failure: code and message. */

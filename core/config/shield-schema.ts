@@ -135,6 +135,11 @@ const TablesSchema = z
       .describe(
         "Bytes of the memo of transform URLs already resolved (by URL and Accept; URLs over 2 KiB are resolved each time instead); least recently used forgotten first. Default 8388608 (8 MiB).",
       ),
+    targetsBytes: bytes
+      .default(4 * MiB)
+      .describe(
+        "Bytes of the memo of request targets already parsed, normalised and routed (by target and Host; targets over 2 KiB are prepared each time instead), which spares a hit most of its URL work; least recently used forgotten first. Default 4194304 (4 MiB).",
+      ),
   })
   .describe(
     "Tables keyed by what clients send, each bounded in bytes (shown in /__shield/metrics as shield_table_bytes and shield_table_max_bytes).",

@@ -17,17 +17,17 @@ function own(h: NodeHeaders, name: string): string | string[] | undefined {
 }
 
 /** A case-insensitive reader over Node's header object (names are already lowercase). */
-export function nodeHeaderReader(h: NodeHeaders): HeaderReader {
+export function nodeHeaderReader(headers: NodeHeaders): HeaderReader {
   return {
     get(name: string): string | null {
-      let v = own(h, name);
-      if (v === undefined) {
+      let value = own(headers, name);
+      if (value === undefined) {
         const lower = name.toLowerCase();
         if (lower === name) return null;
-        v = own(h, lower);
-        if (v === undefined) return null;
+        value = own(headers, lower);
+        if (value === undefined) return null;
       }
-      return typeof v === "string" ? v : v.join(", ");
+      return typeof value === "string" ? value : value.join(", ");
     },
   };
 }
@@ -40,13 +40,13 @@ export function fromWebHeaders(headers: Headers): NodeHeaders {
 }
 
 /** Node's header object as pairs, arrays expanded (Set-Cookie stays one field per cookie). */
-export function nodeHeaderPairs(h: NodeHeaders): HeaderPairs {
+export function nodeHeaderPairs(headers: NodeHeaders): HeaderPairs {
   const out: HeaderPairs = [];
-  for (const name of Object.keys(h)) {
-    const v = h[name];
-    if (v === undefined) continue;
-    if (typeof v === "string") out.push([name, v]);
-    else for (const one of v) out.push([name, one]);
+  for (const name of Object.keys(headers)) {
+    const value = headers[name];
+    if (value === undefined) continue;
+    if (typeof value === "string") out.push([name, value]);
+    else for (const one of value) out.push([name, one]);
   }
   return out;
 }

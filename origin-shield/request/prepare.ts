@@ -5,7 +5,8 @@
  * route sees it: a target that is not a path or an http(s) URL, a missing or malformed
  * Host, a host no origin serves.
  */
-import type { CdnConfig } from "../../core/config/index.ts";
+import { LRUCache } from "lru-cache";
+import type { CdnConfig, OriginConfig } from "../../core/config/index.ts";
 import { type NormalisedUrl, normaliseUrl } from "../../core/key/index.ts";
 import { forwardedView } from "../../core/policy/index.ts";
 import { type OriginRouter, routeOrigin } from "../../core/routing/index.ts";
@@ -22,12 +23,107 @@ export interface PrepareDeps {
   readonly config: CdnConfig;
   readonly origins: OriginRouter;
   readonly proxies: TrustedProxies;
+  /** Targets already prepared (see PreparedTargets). */
+  readonly targets: PreparedTargets;
+}
+
+/** The part of a routed request that depends only on its target and Host. */
+interface Target {
+  readonly url: NormalisedUrl;
+  readonly origin: OriginConfig;
+  readonly proto: string;
+  readonly authority: string;
+}
+
+/** What one remembered target costs beyond its strings: its objects, the LRU's node. */
+const TARGET_OVERHEAD = 400;
+
+/** Longest memo key kept, characters: a far longer URL is prepared each time. */
+const MEMO_MAX_KEY = 2_048;
+
+/**
+ * Parsing, normalising and routing a target is most of what a hit costs, and a cache
+ * sees the same few targets again and again: the result is remembered per spelling of
+ * everything it depends on (TLS, the trusted forwarding fields, Host, the target),
+ * bounded in bytes (`shield.tables.targetsBytes`).
+ */
+export class PreparedTargets {
+  readonly #lru: LRUCache<string, Target>;
+  readonly maxBytes: number;
+
+  constructor(maxBytes: number) {
+    this.maxBytes = maxBytes;
+    this.#lru = new LRUCache<string, Target>({
+      maxSize: maxBytes,
+      sizeCalculation: (target, key) =>
+        TARGET_OVERHEAD + 2 * (key.length + target.url.url.length + target.url.path.length),
+    });
+  }
+
+  get bytes(): number {
+    return this.#lru.calculatedSize;
+  }
+
+  get(key: string): Target | undefined {
+    return this.#lru.get(key);
+  }
+
+  set(key: string, target: Target): void {
+    if (key.length <= MEMO_MAX_KEY) this.#lru.set(key, target);
+  }
 }
 
 export function prepareRequest(
   deps: PrepareDeps,
   req: ShieldRequest,
 ): RoutedRequest | ShieldResponse {
+  const memoKey = memoKeyOf(deps, req);
+  let target = memoKey === null ? undefined : deps.targets.get(memoKey);
+  if (target === undefined) {
+    const prepared = prepareTarget(deps, req);
+    if ("status" in prepared) return prepared;
+    target = prepared;
+    if (memoKey !== null) deps.targets.set(memoKey, target);
+  }
+  const { url, proto } = target;
+  const chain = forwardedFor(deps.proxies, req);
+  return {
+    method: req.method,
+    // What the origin will receive, as the key and Vary must see it (core forwardedView).
+    reader: forwardedView(nodeHeaderReader(req.headers), req.method, {
+      host: url.host,
+      proto,
+      forwardedFor: chain,
+    }),
+    url,
+    origin: target.origin,
+    proto,
+    authority: target.authority,
+    forwardedFor: chain,
+    client: req,
+  };
+}
+
+/**
+ * Everything a target's preparation reads, as one string; null when a field is repeated
+ * (an array) or the target is absolute-form: those are prepared each time.
+ */
+function memoKeyOf(deps: PrepareDeps, req: ShieldRequest): string | null {
+  const headers = req.headers;
+  const host = headers.host;
+  if (typeof host !== "string" || req.target.charCodeAt(0) !== 0x2f) return null;
+  let forwarded = "";
+  if (deps.config.shield.trustForwardedHost) {
+    const xfh = Object.hasOwn(headers, "x-forwarded-host") ? headers["x-forwarded-host"] : "";
+    const xfp = Object.hasOwn(headers, "x-forwarded-proto") ? headers["x-forwarded-proto"] : "";
+    if (typeof xfh !== "string" || typeof xfp !== "string") return null;
+    forwarded = `${xfh}\n${xfp}`;
+  }
+  return `${req.secure ? "s" : "p"}\n${forwarded}\n${host}\n${req.target}`;
+}
+
+/** Target and Host → a normalised URL on a configured origin, or a refusal. */
+function prepareTarget(deps: PrepareDeps, req: ShieldRequest): Target | ShieldResponse {
   const { config, name } = deps;
   const headers = req.headers;
   let target = req.target;
@@ -67,22 +163,7 @@ export function prepareRequest(
     const message = `no origin is configured for ${parsed.hostname}${url.path}`;
     return refuse(name, 421, "unknown_host", message);
   }
-  const chain = forwardedFor(deps.proxies, req);
-  return {
-    method: req.method,
-    // What the origin will receive, as the key and Vary must see it (core forwardedView).
-    reader: forwardedView(nodeHeaderReader(headers), req.method, {
-      host: url.host,
-      proto,
-      forwardedFor: chain,
-    }),
-    url,
-    origin,
-    proto,
-    authority: parsed.authority,
-    forwardedFor: chain,
-    client: req,
-  };
+  return { url, origin, proto, authority: parsed.authority };
 }
 
 /** The X-Forwarded-For chain this node vouches for (http/client-address.ts). */

@@ -30,16 +30,16 @@ export async function handleWeb(
   return toResponse(r);
 }
 
-export function toResponse(r: ShieldResponse): Response {
+export function toResponse(answer: ShieldResponse): Response {
   const headers = new Headers();
-  for (let i = 0; i < r.headers.length; i += 2) {
-    headers.append(r.headers[i] as string, r.headers[i + 1] as string);
+  for (let i = 0; i < answer.headers.length; i += 2) {
+    headers.append(answer.headers[i] as string, answer.headers[i + 1] as string);
   }
-  const body = r.body;
-  if (body === null || r.status === 304 || r.status === 204)
-    return new Response(null, { status: r.status, headers });
+  const body = answer.body;
+  if (body === null || answer.status === 304 || answer.status === 204)
+    return new Response(null, { status: answer.status, headers });
   if (Buffer.isBuffer(body))
-    return new Response(new Uint8Array(body), { status: r.status, headers });
+    return new Response(new Uint8Array(body), { status: answer.status, headers });
   const it = body[Symbol.asyncIterator]();
   const stream = new ReadableStream<Uint8Array>({
     async pull(controller) {
@@ -55,7 +55,7 @@ export function toResponse(r: ShieldResponse): Response {
       body.close();
     },
   });
-  return new Response(stream, { status: r.status, headers });
+  return new Response(stream, { status: answer.status, headers });
 }
 
 async function* iterate(stream: ReadableStream<Uint8Array>): AsyncGenerator<Uint8Array> {
