@@ -5,6 +5,7 @@
 import { appendCacheStatus, type CacheStatusMember } from "../core/http/cache-status.ts";
 import type { HeaderPairs, HeaderReader } from "../core/policy/index.ts";
 import {
+  connectionTokens,
   forwardedMember,
   isHopByHop,
   isNotModified,
@@ -50,12 +51,11 @@ export function fromStored(
 ): ShieldResponse {
   const meta = obj.meta;
   const t = tail(obj, Math.floor(age), member);
-  if (req.headers.get("if-none-match") !== null || req.headers.get("if-modified-since") !== null) {
-    if (meta.status === 200 && isNotModified(req, meta.headers)) {
-      const headers = flatten(notModifiedHeaders(meta.headers));
-      headers.push("age", t.ageValue, "cache-status", t.cacheStatus, "via", t.via);
-      return { status: 304, headers, body: null, outcome, lifetime: meta };
-    }
+  // RFC 9111 §4.3.2 (isNotModified reads nothing stored unless the request is conditional).
+  if (meta.status === 200 && isNotModified(req, meta.headers)) {
+    const headers = flatten(notModifiedHeaders(meta.headers));
+    headers.push("age", t.ageValue, "cache-status", t.cacheStatus, "via", t.via);
+    return { status: 304, headers, body: null, outcome, lifetime: meta };
   }
   // Each answer gets its own copy: a route may add a field to it (image/route.ts).
   const headers = t.headers.slice();
@@ -193,7 +193,7 @@ export function relayed(
   status: number,
   origin: HeaderPairs,
   member: CacheStatusMember,
-  body: BodyStream | null,
+  body: Buffer | BodyStream | null,
   outcome: Outcome,
 ): ShieldResponse {
   const known = relays.get(origin);
@@ -215,7 +215,7 @@ const relays = new Map<HeaderPairs, { member: CacheStatusMember; headers: readon
 function relayedFields(origin: HeaderPairs, member: CacheStatusMember): string[] {
   const listed = new Set<string>();
   for (const [n, v] of origin) {
-    if (n === "connection") for (const p of v.split(",")) listed.add(p.trim().toLowerCase());
+    if (n === "connection") for (const token of connectionTokens(v)) listed.add(token);
   }
   const headers: string[] = [];
   let upstream: string | null = null;

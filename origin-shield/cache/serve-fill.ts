@@ -18,6 +18,7 @@ import {
   selectsFor,
   staleOnError,
 } from "../../core/policy/index.ts";
+import type { BodyBuffer } from "../collapse/body-buffer.ts";
 import type { FillJob } from "../collapse/fill.ts";
 import type { FillHead } from "../collapse/flight.ts";
 import { pairsSource } from "../http/headers.ts";
@@ -82,8 +83,33 @@ export async function serveFill(
     const headers = notModifiedHeaders(head.headers);
     return { ...relayed(304, headers, member, null, outcome), body: null };
   }
-  const r = relayed(head.status, head.headers, member, stream as BodyStream | null, outcome);
+  const body = await wholeIfSmall(flight.body, head, stream);
+  const r = relayed(head.status, head.headers, member, body, outcome);
   return head.plan.store ? { ...r, lifetime: head.plan.meta } : r;
+}
+
+/** Bodies up to this size are answered whole once the fill has them (see wholeIfSmall). */
+const WHOLE_BELOW = 256 * 1024;
+
+/**
+ * A small body being stored is answered like a hit: once the fill has it all, as one
+ * buffer written at once, rather than streamed chunk by chunk. A herd of followers then
+ * costs one write each when the body lands, not an async stream each. Anything else (a
+ * large or unknown length, a body not stored, one that failed) streams as it arrives.
+ */
+async function wholeIfSmall(
+  buffer: BodyBuffer,
+  head: Extract<FillHead, { kind: "response" }>,
+  stream: BodyStream | null,
+): Promise<Buffer | BodyStream | null> {
+  if (stream === null || !head.storing) return stream;
+  const declared = pairsSource(head.headers).get("content-length");
+  if (declared === null || !(Number(declared) <= WHOLE_BELOW)) return stream;
+  await buffer.settled();
+  const whole = buffer.whole();
+  if (whole === null) return stream;
+  stream.close();
+  return whole;
 }
 
 /** The fill failed, or refreshed the stored entry from a 304. */

@@ -24,6 +24,8 @@ export class BodyBuffer {
   readonly #readers = new Set<Cursor>();
   #wake: (() => void)[] = [];
   #drain: (() => void) | null = null;
+  #settled: Promise<void> | null = null;
+  #settle: (() => void) | null = null;
 
   get bytes(): number {
     return this.#bytes;
@@ -52,12 +54,40 @@ export class BodyBuffer {
   end(): void {
     this.#done = true;
     this.#notify();
+    this.#settle?.();
   }
 
   fail(err: Error): void {
     if (this.finished) return;
     this.#error = err;
     this.#notify();
+    this.#settle?.();
+  }
+
+  /** Resolves once the body has ended or failed. */
+  settled(): Promise<void> {
+    if (this.finished) return Promise.resolve();
+    this.#settled ??= new Promise<void>((resolve) => {
+      this.#settle = resolve;
+    });
+    return this.#settled;
+  }
+
+  /**
+   * The whole body as one buffer, without a copy: when it ended, every chunk was kept,
+   * and the chunks are consecutive views of one buffer (what a tier that stores a body
+   * of declared length hands the fill). Otherwise null.
+   */
+  whole(): Buffer | null {
+    if (!this.#done || this.#error !== null || this.#dropped !== 0) return null;
+    const first = this.#chunks[0];
+    if (first === undefined) return Buffer.alloc(0);
+    let at = first.byteOffset;
+    for (const chunk of this.#chunks) {
+      if (chunk.buffer !== first.buffer || chunk.byteOffset !== at) return null;
+      at += chunk.length;
+    }
+    return Buffer.from(first.buffer, first.byteOffset, this.#bytes);
   }
 
   /** Resolves when the fill may push more (only waits once chunks are not retained). */
