@@ -6,8 +6,11 @@
  *   asctime-date Sun Nov  6 08:49:37 1994
  *
  * Choices, where RFC 9110 leaves room:
- * - Strict grammar: names are case-sensitive ("HTTP-date is case sensitive"), the short day name
- *   goes with IMF-fixdate/asctime and the long one with rfc850-date, and only "GMT" is accepted.
+ * - Strict grammar, except for case: senders must write names as the grammar does ("HTTP-date
+ *   is case sensitive"), but a recipient reading "sun, 06 nov 1994 08:49:37 gmt" can only mean
+ *   one instant, and browsers accept it, so day names, month names and "GMT" are read in any
+ *   case (RFC 9110 §5.6.7 asks recipients to be lenient with dates). The short day name goes
+ *   with IMF-fixdate/asctime and the long one with rfc850-date, and only GMT is accepted.
  *   Leading and trailing OWS is tolerated. Anything else is null, which RFC 9111 §5.3 makes a
  *   date in the past for Expires: the conservative outcome.
  * - The day name must be a real day name but need not agree with the date: the date is what the
@@ -25,7 +28,18 @@
 
 const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
 const DAYS = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
-const LONG_DAYS = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"];
+/** Names as read: lowercase (the value is lowercased before it is matched). */
+const MONTHS_READ = MONTHS.map((name) => name.toLowerCase());
+const DAYS_READ = DAYS.map((name) => name.toLowerCase());
+const LONG_DAYS_READ = [
+  "sunday",
+  "monday",
+  "tuesday",
+  "wednesday",
+  "thursday",
+  "friday",
+  "saturday",
+];
 const DAY_MS = 86_400_000;
 
 /** Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil). */
@@ -55,7 +69,7 @@ function digits(s: string, at: number, len: number): number {
 }
 
 function month(s: string, at: number): number {
-  const i = MONTHS.indexOf(s.slice(at, at + 3));
+  const i = MONTHS_READ.indexOf(s.slice(at, at + 3));
   return i + 1; // 0 when not found
 }
 
@@ -75,6 +89,7 @@ function toMs(y: number, m: number, d: number, secs: number): number | null {
 }
 
 const isOWS = (c: number) => c === 0x20 || c === 0x09;
+const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
 
 export function parseHttpDate(value: string | null | undefined, nowMs?: number): number | null {
   if (!value) return null;
@@ -84,13 +99,19 @@ export function parseHttpDate(value: string | null | undefined, nowMs?: number):
   while (end > start && isOWS(value.charCodeAt(end - 1))) end--;
   // Every valid form is 24 to 33 characters; checking first keeps long input O(1).
   if (end - start < 24 || end - start > 33) return null;
-  const s = start === 0 && end === value.length ? value : value.slice(start, end);
+  const raw = start === 0 && end === value.length ? value : value.slice(start, end);
+  // Names are matched in any ASCII case; no HTTP-date holds anything outside printable
+  // ASCII, so nothing else reaches the folding.
+  if (!PRINTABLE_ASCII.test(raw)) return null;
+  const s = raw.toLowerCase();
 
   const comma = s.indexOf(",");
   if (comma === 3 && s.length === 29) {
     // IMF-fixdate: day-name "," SP 2DIGIT SP month SP 4DIGIT SP time-of-day SP "GMT"
-    if (!DAYS.includes(s.slice(0, 3)) || s[4] !== " " || s[7] !== " " || s[11] !== " ") return null;
-    if (s[16] !== " " || s.slice(25) !== " GMT") return null;
+    if (!DAYS_READ.includes(s.slice(0, 3)) || s[4] !== " " || s[7] !== " " || s[11] !== " ") {
+      return null;
+    }
+    if (s[16] !== " " || s.slice(25) !== " gmt") return null;
     const d = digits(s, 5, 2);
     const y = digits(s, 12, 4);
     if (d < 0 || y < 0) return null;
@@ -100,9 +121,9 @@ export function parseHttpDate(value: string | null | undefined, nowMs?: number):
     // rfc850-date: day-name-l "," SP 2DIGIT "-" month "-" 2DIGIT SP time-of-day SP "GMT"
     const day = s.slice(0, comma);
     const at = comma + 2;
-    if (!LONG_DAYS.includes(day) || s.length !== at + 22 || s[comma + 1] !== " ") return null;
+    if (!LONG_DAYS_READ.includes(day) || s.length !== at + 22 || s[comma + 1] !== " ") return null;
     if (s[at + 2] !== "-" || s[at + 6] !== "-" || s[at + 9] !== " ") return null;
-    if (s.slice(at + 18) !== " GMT") return null;
+    if (s.slice(at + 18) !== " gmt") return null;
     const d = digits(s, at, 2);
     const yy = digits(s, at + 7, 2);
     const m = month(s, at + 3);
@@ -115,7 +136,9 @@ export function parseHttpDate(value: string | null | undefined, nowMs?: number):
   }
   if (comma === -1 && s.length === 24) {
     // asctime-date: day-name SP month SP ( 2DIGIT / ( SP DIGIT ) ) SP time-of-day SP 4DIGIT
-    if (!DAYS.includes(s.slice(0, 3)) || s[3] !== " " || s[7] !== " " || s[10] !== " ") return null;
+    if (!DAYS_READ.includes(s.slice(0, 3)) || s[3] !== " " || s[7] !== " " || s[10] !== " ") {
+      return null;
+    }
     if (s[19] !== " ") return null;
     const d = s[8] === " " ? digits(s, 9, 1) : digits(s, 8, 2);
     const y = digits(s, 20, 4);

@@ -216,6 +216,16 @@ export const agreementCases: readonly AgreementCase[] = [
     expected: [784111777000, 784111777000, 784111777000],
   },
   {
+    name: "HTTP dates are read in any case, and nothing outside printable ASCII is folded",
+    run: () => [
+      parseHttpDate("sun, 06 nov 1994 08:49:37 gmt"),
+      parseHttpDate("SUNDAY, 06-NOV-94 08:49:37 GMT", T0),
+      parseHttpDate("sUN nOV  6 08:49:37 1994"),
+      parseHttpDate("Sun, 06 Nov 1994 08:49:37 GMT\u00a0"),
+    ],
+    expected: [784111777000, 784111777000, 784111777000, null],
+  },
+  {
     name: "CDN-Cache-Control parses as a Structured Field Dictionary",
     run: () => {
       const cc = parseTargetedCacheControl("max-age=600, stale-if-error=60, public");

@@ -136,6 +136,22 @@ describe("CDN-Cache-Control over Cache-Control (RFC 9213 §2.2)", () => {
     expect(origin.count()).toBe(1);
   });
 
+  it("RFC 9110 §5.6.7: an Expires written in lower case is read as the date it names", async () => {
+    const { origin, t } = await h.start(
+      sequence({
+        headers: {
+          date: "sun, 22 nov 2026 12:00:00 gmt",
+          expires: "sun, 22 nov 2026 12:01:00 gmt",
+        },
+        body: "lower",
+      }),
+    );
+    await fill(t, "/lower");
+    const hit = await t.request("/lower");
+    expect(hit.headers.get("cache-status")).toBe("shield; hit; ttl=60");
+    expect(origin.count()).toBe(1);
+  });
+
   it("ignores Expires when CDN-Cache-Control is present", async () => {
     const { origin, t } = await h.start(
       sequence({
