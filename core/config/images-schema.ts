@@ -118,13 +118,13 @@ export const ImagesSchema = z
       ])
       .superRefine(strictlyAscending)
       .describe(
-        "Width steps, px, ascending. A transform's pixel width (width × dpr; a height given alone likewise) rounds up to a step; with widthPolicy allow-list the width must be one.",
+        "Width steps, px, ascending: what widthPolicy round-up rounds a transform's pixel width (width × dpr; a height given alone likewise) up to, and the widths allow-list accepts.",
       ),
     widthPolicy: z
-      .enum(["round-up", "allow-list"])
-      .default("round-up")
+      .enum(["exact", "round-up", "allow-list"])
+      .default("exact")
       .describe(
-        'How a transform width that is not a step is treated: "round-up" to the next step (capped at the largest), or "allow-list": 400 width_not_allowed. Default "round-up".',
+        'How a transform width (or height) becomes pixels: "exact", as asked × dpr (as Cloudflare, imgix and imgproxy do; the variants per source stay bounded by limits.maxVariantsPerSource and signing); "round-up" to the next of images.widths (capped at the largest); or "allow-list": a width that is not one of them gets 400 width_not_allowed. Default "exact".',
       ),
     dprs: z
       .array(z.number().min(1, "must be between 1 and 3").max(3, "must be between 1 and 3"))

@@ -4,8 +4,8 @@
  * names, aliases, value shapes); this module turns the options into the exact transform
  * to run and refuses what the pipeline will not do.
  *
- * Resolution is where distinct variants are bounded: widths round up to configured steps
- * (or must be one, with widthPolicy allow-list), dpr rounds up to a step and is folded
+ * Resolution is where distinct variants are bounded: widths are taken as asked (or round
+ * up to configured steps, or must be one: widthPolicy), dpr rounds up to a step and is folded
  * into the pixel size, sizes are clamped to the output limits, and defaults are written
  * out. Two URLs that resolve alike (`w=700` and `width=720`, `w=320,dpr=2` and
  * `w=640`) name one variant: `transformVariantId` is the key's part, so they share one
@@ -228,9 +228,11 @@ export function qualityFor(
 }
 
 /**
- * A side's pixel size: with "round-up", CSS size × dpr rounded up to a step; with
- * "allow-list", the CSS size must be a step and is multiplied by the (stepped) dpr.
- * Either way the sizes one source can have are bounded by the steps.
+ * A side's pixel size: with "exact", CSS size × dpr as asked (as Cloudflare, imgix and
+ * imgproxy give it; the variants one source can have are bounded by
+ * limits.maxVariantsPerSource and, when configured, by signing); with "round-up", rounded
+ * up to a step; with "allow-list", the CSS size must be a step and is multiplied by the
+ * (stepped) dpr, so the sizes are bounded by the steps.
  */
 function pixels(
   option: "width" | "height",
@@ -239,6 +241,7 @@ function pixels(
   images: ImagesConfig,
 ): number {
   const steps = images.widths;
+  if (images.widthPolicy === "exact") return Math.round(asked * dpr);
   if (images.widthPolicy === "round-up") return roundWidth(asked * dpr, steps);
   if (!steps.includes(asked)) {
     throw new ImageError(

@@ -29,6 +29,7 @@ interface AgreementCase {
 
 const origins = [{ name: "shop", url: "http://127.0.0.1:9000", hosts: ["shop.example"] }];
 const images = parseConfig({ origins }).images;
+const roundUp = parseConfig({ origins, images: { widthPolicy: "round-up" } }).images;
 const allowList = parseConfig({
   origins,
   images: { widthPolicy: "allow-list", widths: [320, 640] },
@@ -89,8 +90,8 @@ export const variantAgreementCases: readonly AgreementCase[] = [
     },
     expected: [
       {
-        width: 640,
-        height: 427,
+        width: 600,
+        height: 400,
         fit: "cover",
         gravity: { kind: "point", x: 0.25, y: 0.75 },
         quality: 80,
@@ -105,22 +106,32 @@ export const variantAgreementCases: readonly AgreementCase[] = [
         sharpen: 2,
         fast: true,
       },
-      "w=640,h=427,fit=cover,g=0.25x0.75,q=80,f=jpeg-baseline,meta=copyright,bg=255.128.0.0.502,anim=0,rot=90,flip=hv,blur=5,sharpen=2,fast=1",
+      "w=600,h=400,fit=cover,g=0.25x0.75,q=80,f=jpeg-baseline,meta=copyright,bg=255.128.0.0.502,anim=0,rot=90,flip=hv,blur=5,sharpen=2,fast=1",
     ],
   },
   {
-    name: "transform: widths × dpr round up to a step, are clamped to the output limits, and share ids",
+    name: "transform: widthPolicy exact (the default) takes width × dpr as asked, clamped to the output limits",
+    run: () => [idOf("w=801"), idOf("w=320,dpr=2"), idOf("h=500,dpr=1.5"), idOf("w=5000")],
+    expected: [
+      "w=801,h=-,fit=scale-down,g=center,q=medium-high,f=source,meta=none,bg=255.255.255.1,anim=1,rot=0,flip=-,blur=-,sharpen=-,fast=0",
+      "w=640,h=-,fit=scale-down,g=center,q=medium-high,f=source,meta=none,bg=255.255.255.1,anim=1,rot=0,flip=-,blur=-,sharpen=-,fast=0",
+      "w=-,h=750,fit=scale-down,g=center,q=medium-high,f=source,meta=none,bg=255.255.255.1,anim=1,rot=0,flip=-,blur=-,sharpen=-,fast=0",
+      "w=4096,h=-,fit=scale-down,g=center,q=medium-high,f=source,meta=none,bg=255.255.255.1,anim=1,rot=0,flip=-,blur=-,sharpen=-,fast=0",
+    ],
+  },
+  {
+    name: "transform: widthPolicy round-up: widths × dpr round up to a step, are clamped to the output limits, and share ids",
     run: () => [
-      idOf("w=320,dpr=2"),
-      idOf("width=640"),
-      idOf("w=700"),
-      idOf("width=720"),
-      idOf("w=801,h=400"),
-      idOf("height=500,dpr=2"),
-      idOf("w=3000,h=1500,dpr=3"),
-      idOf("w=auto,h=300"),
-      idOf("w=640,gravity=left"),
-      idOf("sharpen=0,q=high,f=webp"),
+      idOf("w=320,dpr=2", roundUp),
+      idOf("width=640", roundUp),
+      idOf("w=700", roundUp),
+      idOf("width=720", roundUp),
+      idOf("w=801,h=400", roundUp),
+      idOf("height=500,dpr=2", roundUp),
+      idOf("w=3000,h=1500,dpr=3", roundUp),
+      idOf("w=auto,h=300", roundUp),
+      idOf("w=640,gravity=left", roundUp),
+      idOf("sharpen=0,q=high,f=webp", roundUp),
     ],
     expected: [
       "w=640,h=-,fit=scale-down,g=center,q=medium-high,f=source,meta=none,bg=255.255.255.1,anim=1,rot=0,flip=-,blur=-,sharpen=-,fast=0",

@@ -51,8 +51,19 @@ describe("a variant at the shield", () => {
     expect(await transforms(t)).toBe(1);
   });
 
-  it("width=801 and width=960 resolve to one variant (one transform, one entry)", async () => {
+  it("widths are made as asked (images.widthPolicy exact, the default)", async () => {
     const { t } = await h.start(imageOrigin({ "/photos/a.jpg": { body: photo } }));
+    const a = await get(t, "/img/width=320,format=webp/photos/a.jpg");
+    expect(await width(a.body)).toBe(320);
+    const b = await get(t, "/img/width=801,format=webp/photos/a.jpg");
+    expect(await width(b.body)).toBe(801);
+    expect(await transforms(t)).toBe(2);
+  });
+
+  it("with widthPolicy round-up, width=801 and width=960 resolve to one variant (one transform, one entry)", async () => {
+    const { t } = await h.start(imageOrigin({ "/photos/a.jpg": { body: photo } }), {
+      images: { widthPolicy: "round-up" },
+    });
     const a = await fill(t, "/img/width=801,format=webp/photos/a.jpg");
     expect(a.res.status).toBe(200);
     const b = await get(t, "/img/format=webp,w=960/photos/a.jpg");

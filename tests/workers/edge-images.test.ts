@@ -98,13 +98,13 @@ describe("transform URLs /img/<options>/<path>", () => {
     expect((await receivedAll(avifPath))[0]!.headers.accept).toBe("image/avif");
   });
 
-  it("keys a transform by its resolved options: widths that round to one step share one entry", async () => {
+  it("keys a transform by its resolved options: spellings of one pixel size share one entry", async () => {
     const edge = testEdge();
     const source = uniquePath("cat.jpg");
-    // Default steps …, 800, 960, …: 801 px, 960 px and 480 px at dpr 2 are one 960 px image.
-    const first = `/img/format=webp,width=801${source}`;
+    // Widths as asked (widthPolicy exact): 960 px, and 480 px at dpr 2, are one 960 px image.
+    const first = `/img/format=webp,width=960${source}`;
     const same = [`/img/f=webp,w=960${source}`, `/img/dpr=2,format=webp,width=480${source}`];
-    const other = `/img/format=webp,width=800${source}`;
+    const other = `/img/format=webp,width=801${source}`;
     for (const p of [first, other]) {
       await scriptAll(p, { headers: { "cache-control": "max-age=3600" }, body: p });
     }
@@ -114,7 +114,7 @@ describe("transform URLs /img/<options>/<path>", () => {
       expect(res.text, p).toBe(first);
       expect(res.headers.get("cache-status"), p).toMatch(/^edge; hit/);
     }
-    // 800 px is a step of its own: its own entry, its own request.
+    // 801 px is a size of its own: its own entry, its own request.
     const o = await edge.send(other);
     expect([o.text, o.headers.get("cache-status")]).toEqual([other, expect.stringMatching(/fwd=/)]);
     expect(await receivedAll(first)).toHaveLength(1);

@@ -16,6 +16,8 @@ function imagesWith(images: Record<string, unknown> = {}): ImagesConfig {
 }
 
 const DEFAULTS = imagesWith();
+/** Widths rounded up to images.widths (the default is "exact"). */
+const ROUND_UP = imagesWith({ widthPolicy: "round-up" });
 
 /** Options as the shield gets them: written in a URL, parsed into canonical names. */
 function opts(written: string): ReadonlyMap<string, string> {
@@ -41,7 +43,28 @@ function imageError(fn: () => unknown): ImageError {
   throw new Error("expected an ImageError");
 }
 
-describe("resolveTransform: output size", () => {
+describe("resolveTransform: output size, widthPolicy exact (the default)", () => {
+  it.each([
+    ["width=801", 801, null],
+    ["w=1", 1, null],
+    ["width=320,dpr=2", 640, null],
+    ["width=300,dpr=1.5", 450, null],
+    ["width=480,dpr=1.2", 720, null],
+    ["height=500", null, 500],
+    ["width=801,height=400", 801, 400],
+    // Still clamped to the output limits (limits.maxOutputWidth, 4096 by default).
+    ["width=5000", 4096, null],
+  ])("%s → %s × %s", (written, width, height) => {
+    const s = spec(written);
+    expect([s.width, s.height]).toEqual([width, height]);
+  });
+
+  it("w=801 and width=960 are two variants, as asked", () => {
+    expect(id("w=801")).not.toBe(id("width=960"));
+  });
+});
+
+describe("resolveTransform: output size, widthPolicy round-up", () => {
   it.each([
     ["width=801", 960, null],
     ["width=800", 800, null],
@@ -63,7 +86,7 @@ describe("resolveTransform: output size", () => {
     ["width=801,height=400", 960, 479],
     ["", null, null],
   ])("%s → %s × %s", (written, width, height) => {
-    const s = spec(written);
+    const s = spec(written, ROUND_UP);
     expect([s.width, s.height]).toEqual([width, height]);
   });
 
@@ -71,7 +94,7 @@ describe("resolveTransform: output size", () => {
     "%s keeps the asked aspect ratio after rounding up",
     (written) => {
       const asked = opts(written);
-      const s = spec(written);
+      const s = spec(written, ROUND_UP);
       const ratio = Number(asked.get("width")) / Number(asked.get("height"));
       // Within one pixel of the exact height for the rounded width.
       expect(Math.abs((s.width as number) / ratio - (s.height as number))).toBeLessThanOrEqual(1);
@@ -80,8 +103,8 @@ describe("resolveTransform: output size", () => {
 
   it.each([
     // 3000 × dpr 3 = 9000 px is above every step: the largest (3840), ratio kept.
-    ["width=3000,height=1500,dpr=3", DEFAULTS, 3840, 1920],
-    ["width=3840,dpr=2", DEFAULTS, 3840, null],
+    ["width=3000,height=1500,dpr=3", ROUND_UP, 3840, 1920],
+    ["width=3840,dpr=2", ROUND_UP, 3840, null],
     ["width=2000,height=1000", imagesWith({ limits: { maxOutputWidth: 1000 } }), 1000, 500],
     ["height=3840,dpr=3", imagesWith({ limits: { maxOutputHeight: 2000 } }), null, 2000],
     [
@@ -270,8 +293,8 @@ describe("transformVariantId", () => {
     ["w=640,fit=cover", "w=640,fit=pad"],
     ["background=white", "background=%23fff"],
     ["sharpen=0", ""],
-  ])("%s and %s name one variant", (a, b) => {
-    expect(id(a)).toBe(id(b));
+  ])("%s and %s name one variant (widthPolicy round-up)", (a, b) => {
+    expect(id(a, ROUND_UP)).toBe(id(b, ROUND_UP));
   });
 
   it("every output-affecting option gives a different id", () => {
