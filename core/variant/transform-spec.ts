@@ -52,6 +52,12 @@ export interface TransformSpec {
   readonly sharpen: number | null;
   /** compression=fast: the encoders' lowest effort. */
   readonly fast: boolean;
+  /**
+   * onerror=redirect (Cloudflare's option): when the variant cannot be made from its
+   * source, answer 302 to the source instead of an error. Part of the variant's identity,
+   * since its error answers differ.
+   */
+  readonly onError: "redirect" | null;
 }
 
 /** Options Cloudflare has and this pipeline does not run: refused by name, not ignored. */
@@ -61,7 +67,6 @@ const UNSUPPORTED: ReadonlySet<string> = new Set([
   "gamma",
   "saturation",
   "trim",
-  "onerror",
 ]);
 
 /**
@@ -170,6 +175,7 @@ export function resolveTransform(
     blur: blurText === undefined ? null : Number(blurText),
     sharpen,
     fast: get("compression") === "fast",
+    onError: get("onerror") === "redirect" ? "redirect" : null,
   };
 }
 
@@ -199,6 +205,8 @@ export function transformVariantId(spec: TransformSpec): string {
     `sharpen=${spec.sharpen ?? "-"}`,
     `fast=${spec.fast ? 1 : 0}`,
   ];
+  // Written only when set, so every other variant keeps the id it had.
+  if (spec.onError !== null) parts.push(`onerror=${spec.onError}`);
   return parts.join(",");
 }
 

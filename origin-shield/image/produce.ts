@@ -113,14 +113,14 @@ async function produceVariant(
       `the source image answered ${source.status}${redirect}`,
       { status },
     );
-    return failure(deps, e, lasting ? derived : NO_STORE, lifetime);
+    return failure(deps, job, e, lasting ? derived : NO_STORE, lifetime);
   }
 
   let input: Buffer;
   try {
     input = await readBody(source, deps.maxInputBytes);
   } catch (err) {
-    if (err instanceof ImageError) return failure(deps, err, derived, lifetime);
+    if (err instanceof ImageError) return failure(deps, job, err, derived, lifetime);
     throw err;
   }
   const etag = variantEtag(deps, input, job.id);
@@ -138,7 +138,7 @@ async function produceVariant(
     // Busy and timeout say nothing about the source: never stored, try again later.
     const transient = err.code === "transform_busy" || err.code === "transform_timeout";
     const caching: HeaderPairs = transient ? [...NO_STORE, ["retry-after", "1"]] : derived;
-    return failure(deps, err, caching, lifetime);
+    return failure(deps, job, err, caching, lifetime);
   }
   deps.metrics.imageSeconds.labels(out.format).observe((performance.now() - t0) / 1000);
   deps.metrics.imageTransforms.labels("ok").inc();
@@ -232,11 +232,22 @@ function joined(chunks: readonly Buffer[], size: number): Buffer {
 
 function failure(
   deps: ProduceDeps,
+  job: ImageJob,
   e: ImageError,
   caching: HeaderPairs,
   lifetime: Lifetimes | null,
 ): FetchedResponse {
   deps.metrics.imageTransforms.labels(e.code).inc();
+  if (job.spec.onError === "redirect") {
+    // onerror=redirect: the client gets the source itself (RFC 9110 §15.4.3, a relative
+    // Location on this host), and the redirect is never stored as the variant.
+    const headers: HeaderPairs = [
+      ["location", job.sourceTarget],
+      ["cache-control", "no-store"],
+      ["content-length", "0"],
+    ];
+    return answer(302, headers, null, null);
+  }
   const body = Buffer.from(`${JSON.stringify(e)}\n`);
   return answer(
     e.status,

@@ -75,6 +75,7 @@ export const variantAgreementCases: readonly AgreementCase[] = [
       blur: null,
       sharpen: null,
       fast: false,
+      onError: null,
     },
   },
   {
@@ -105,6 +106,7 @@ export const variantAgreementCases: readonly AgreementCase[] = [
         blur: 5,
         sharpen: 2,
         fast: true,
+        onError: null,
       },
       "w=600,h=400,fit=cover,g=0.25x0.75,q=80,f=jpeg-baseline,meta=copyright,bg=255.128.0.0.502,anim=0,rot=90,flip=hv,blur=5,sharpen=2,fast=1",
     ],

@@ -246,6 +246,41 @@ describe("stale-if-error", () => {
   });
 });
 
+describe("onerror=redirect (Cloudflare's option)", () => {
+  const files = (): Record<string, Served> => ({
+    "/photos/ok.jpg": { body: small },
+    "/photos/cut.jpg": { body: small.subarray(0, Math.floor(small.length / 2)) },
+    "/photos/page.jpg": { body: Buffer.from("<!doctype html>"), type: "text/html" },
+  });
+
+  it.each([
+    ["a missing source", "/photos/none.jpg"],
+    ["a truncated JPEG", "/photos/cut.jpg"],
+    ["a source that is not an image", "/photos/page.jpg"],
+  ])("%s: 302 to the source, never stored as the variant", async (_name, source) => {
+    const { origin, t } = await h.start(imageOrigin(files()));
+    const path = `/img/width=200,onerror=redirect${source}`;
+    const first = await get(t, path);
+    expect(first.status).toBe(302);
+    expect(first.res.headers.get("location")).toBe(source);
+    expect(first.res.headers.get("cache-control")).toBe("no-store");
+    await t.shield.drain();
+    const again = await get(t, path);
+    expect(again.status).toBe(302);
+    expect(again.cs).not.toMatch(/hit/);
+    expect(origin.count()).toBeGreaterThanOrEqual(1);
+  });
+
+  it("without it the same failure is the JSON error, and a good source is transformed either way", async () => {
+    const { t } = await h.start(imageOrigin(files()));
+    const plain = await get(t, "/img/width=200/photos/none.jpg");
+    expect([plain.status, errorOf(plain.body).error]).toEqual([404, "source_error"]);
+    const good = await get(t, "/img/width=200,onerror=redirect,format=webp/photos/ok.jpg");
+    expect(good.status).toBe(200);
+    expect(await width(good.body)).toBe(200);
+  });
+});
+
 describe("bounds", () => {
   it("limits.maxVariantsPerSource: a new variant beyond it is 400; made ones and other sources are not", async () => {
     const { t } = await h.start(

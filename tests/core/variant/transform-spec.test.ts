@@ -200,7 +200,6 @@ describe("resolveTransform: defaults and option values", () => {
     ["gamma=2", "gamma"],
     ["saturation=0", "saturation"],
     ["trim=1;2;3;4", "trim"],
-    ["onerror=redirect", "onerror"],
   ])("%s → 400 unsupported_option naming %s", (written, option) => {
     const e = imageError(() => spec(`${written},width=640`));
     expect([e.code, e.status, e.option]).toEqual(["unsupported_option", 400, option]);
@@ -327,6 +326,12 @@ describe("transformVariantId", () => {
     ];
     const ids = variants.map((v) => id(v));
     expect(new Set(ids).size).toBe(variants.length);
+  });
+
+  it("onerror=redirect is its own variant (its error answers differ); without it ids are unchanged", () => {
+    expect(spec("onerror=redirect,width=640").onError).toBe("redirect");
+    expect(spec("width=640").onError).toBeNull();
+    expect(id("onerror=redirect,width=640")).toBe(`${id("width=640")},onerror=redirect`);
   });
 
   it("depends on defaultQuality when the URL names no quality", () => {
