@@ -44,6 +44,7 @@ export function composeHandler(ctx: ShieldContext): ShieldHandler {
     resolved: ctx.images.resolved,
     pipeline: ctx.images.pipeline,
     maxInputBytes: ctx.config.images.limits.maxInputBytes,
+    fallback: ctx.config.images.fallback,
     metrics: ctx.metrics,
     targetedCacheControl: ctx.policy.targetedCacheControl,
     // A variant's source, asked for on the variant's host as a browser without a cookie

@@ -137,6 +137,14 @@ export const ImagesSchema = z
       .regex(/^\/.+\/$/, 'must start and end with "/" and not be "/"')
       .default("/img/")
       .describe('Path prefix of image transform URLs. Default "/img/".'),
+    fallback: z
+      .string()
+      .max(2048, "must be at most 2048 characters")
+      .regex(/^\/(?![/\\])[\x21-\x7e]*$/, 'must be a path on the same host, starting with one "/"')
+      .optional()
+      .describe(
+        'A placeholder image (a path on the request\'s own host, e.g. "/images/placeholder.png") that a transform which cannot be made from its source (an error status, not an image, undecodable, too large, a failed transform) redirects to (302, never stored) instead of answering the error; a URL with onerror=redirect goes to its own source instead. Default: none (the error is answered).',
+      ),
     defaultQuality: z
       .union([
         z.enum(QUALITY_WORDS),

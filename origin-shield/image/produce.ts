@@ -40,6 +40,8 @@ export interface ProduceDeps {
   readonly pipeline: ImagePipeline;
   /** The largest source image read, bytes. */
   readonly maxInputBytes: number;
+  /** Where a variant that cannot be made redirects (images.fallback), if anywhere. */
+  readonly fallback?: string | undefined;
   readonly metrics: ShieldMetrics;
   /** The targeted Cache-Control fields the config reads (CDN-Cache-Control, …). */
   readonly targetedCacheControl: readonly string[];
@@ -238,11 +240,13 @@ function failure(
   lifetime: Lifetimes | null,
 ): FetchedResponse {
   deps.metrics.imageTransforms.labels(e.code).inc();
-  if (job.spec.onError === "redirect") {
-    // onerror=redirect: the client gets the source itself (RFC 9110 §15.4.3, a relative
-    // Location on this host), and the redirect is never stored as the variant.
+  // onerror=redirect sends the client to the source itself, images.fallback to a
+  // placeholder (RFC 9110 §15.4.3, a relative Location on this host); the redirect is
+  // never stored as the variant.
+  const location = job.spec.onError === "redirect" ? job.sourceTarget : deps.fallback;
+  if (location !== undefined) {
     const headers: HeaderPairs = [
-      ["location", job.sourceTarget],
+      ["location", location],
       ["cache-control", "no-store"],
       ["content-length", "0"],
     ];

@@ -281,6 +281,24 @@ describe("onerror=redirect (Cloudflare's option)", () => {
   });
 });
 
+describe("images.fallback", () => {
+  it("a variant that cannot be made redirects to the placeholder, never stored; onerror=redirect still names the source", async () => {
+    const { t } = await h.start(imageOrigin({ "/photos/ok.jpg": { body: small } }), {
+      images: { fallback: "/images/placeholder.png" },
+    });
+    for (let i = 0; i < 2; i++) {
+      const r = await get(t, "/img/width=200/photos/none.jpg");
+      expect([r.status, r.res.headers.get("location"), r.res.headers.get("cache-control")]).toEqual(
+        [302, "/images/placeholder.png", "no-store"],
+      );
+      await t.shield.drain();
+    }
+    const own = await get(t, "/img/width=200,onerror=redirect/photos/none.jpg");
+    expect(own.res.headers.get("location")).toBe("/photos/none.jpg");
+    expect((await get(t, "/img/width=200,format=webp/photos/ok.jpg")).status).toBe(200);
+  });
+});
+
 describe("bounds", () => {
   it("limits.maxVariantsPerSource: a new variant beyond it is 400; made ones and other sources are not", async () => {
     const { t } = await h.start(

@@ -728,6 +728,24 @@ describe("a bad field fails with its path in the message", () => {
       'end with "/"',
     ],
     [
+      "fallback is not another host (protocol-relative)",
+      { images: { fallback: "//evil.example/x.png" } },
+      "images.fallback",
+      "same host",
+    ],
+    [
+      "fallback is not an absolute URL",
+      { images: { fallback: "https://evil.example/x.png" } },
+      "images.fallback",
+      "same host",
+    ],
+    [
+      "fallback is not a backslash trick",
+      { images: { fallback: "/\\evil.example/x.png" } },
+      "images.fallback",
+      "same host",
+    ],
+    [
       "transformPrefix is not /",
       { images: { transformPrefix: "/" } },
       "images.transformPrefix",
