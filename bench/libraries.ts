@@ -78,7 +78,7 @@ export class MapLru {
     this.delete(name);
     if (!this.fits(bytes.byteLength)) return;
     const size = bytes.byteLength + key.length * 2 + OVERHEAD;
-    const until = now + this.#limits.maxAgeSeconds * 1000;
+    const until = now + this.#limits.windowMs;
     this.#held.set(name, { key, meta, bytes, until, size });
     this.#bytes += size;
     for (const [oldest, held] of this.#held) {
@@ -130,7 +130,7 @@ const KEYS = { 50: cacheKeys(50), 150: cacheKeys(150), 500: cacheKeys(500) };
 const LIMITS: MemoryLimits = {
   maxBytes: 16 * 1024 * 1024,
   maxObjectBytes: 256 * 1024,
-  maxAgeSeconds: 10,
+  windowMs: 1_000,
 };
 const LRU_NAMES = 4096;
 const LRU_OPS = 1 << 16;

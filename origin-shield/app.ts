@@ -19,6 +19,8 @@ export interface ShieldOptions {
   /** The clock (ms since the epoch); tests move it. Default Date.now. */
   readonly now?: (() => number) | undefined;
   readonly logger?: Logger | undefined;
+  /** Cloudflare API token for purging the edge (CLOUDFLARE_API_TOKEN). */
+  readonly cloudflareToken?: string | undefined;
 }
 
 export interface Shield {
@@ -28,7 +30,7 @@ export interface Shield {
   readonly context: ShieldContext;
   /** Resolves when no origin fetch or background revalidation is running. */
   drain(): Promise<void>;
-  /** Close the origin connection pools. */
+  /** Close the origin connection pools, the disk tier's files and the Redis connections. */
   close(): Promise<void>;
 }
 
@@ -37,7 +39,11 @@ type NodeBindings = { incoming?: { socket?: { remoteAddress?: string } } };
 export function createShield(options: ShieldOptions): Shield {
   const { config } = options;
   const log = options.logger ?? createLogger("silent", config.shield.name);
-  const ctx = buildContext(config, { log, now: options.now ?? Date.now });
+  const ctx = buildContext(config, {
+    log,
+    now: options.now ?? Date.now,
+    cloudflareToken: options.cloudflareToken,
+  });
   const { metrics, images, collapser } = ctx;
   const queue = images.pipeline.queue;
   metrics.imageQueue = () => ({ running: queue.running, queued: queue.queued });
@@ -63,7 +69,12 @@ export function createShield(options: ShieldOptions): Shield {
     app: app as unknown as Hono,
     listener,
     context: ctx,
-    drain: () => collapser.drain(),
-    close: () => ctx.origin.close(),
+    drain: async () => {
+      await collapser.drain();
+      await ctx.tiers.settled();
+    },
+    close: async () => {
+      await Promise.all([ctx.origin.close(), ctx.tiers.close()]);
+    },
   };
 }

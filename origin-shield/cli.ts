@@ -29,6 +29,12 @@ Environment:
   IMAGE_SIGNING_SECRET
                     HMAC key for signed image transform URLs (overrides
                     images.signing.secret); with one, unsigned transforms get 403.
+  SHIELD_REDIS_URL  Redis shared by every shield node (overrides shield.redis.url
+                    and turns the Redis tier on): shared hits, one origin fetch
+                    per key for the cluster, purges that reach every node.
+  CLOUDFLARE_API_TOKEN
+                    With shield.cloudflare.zoneId: purges also clear the edge
+                    (an API token with the Zone → Cache Purge permission).
 
 Endpoints: /__shield/health, /__shield/metrics (Prometheus), /__shield/purge.
 SIGTERM/SIGINT: stop accepting, finish in-flight requests, exit within 10 s.`;
@@ -108,6 +114,12 @@ export function parseCli(argv: readonly string[], env: NodeJS.ProcessEnv): CliOp
   if (token !== undefined && token !== "") {
     const shield = (raw.shield ?? {}) as Record<string, unknown>;
     raw = { ...raw, shield: { ...shield, purgeToken: token } };
+  }
+  const redisUrl = env.SHIELD_REDIS_URL;
+  if (redisUrl !== undefined && redisUrl !== "") {
+    const shield = (raw.shield ?? {}) as Record<string, unknown>;
+    const redis = (shield.redis ?? {}) as Record<string, unknown>;
+    raw = { ...raw, shield: { ...shield, redis: { ...redis, url: redisUrl } } };
   }
   const secret = env.IMAGE_SIGNING_SECRET;
   if (secret !== undefined && secret !== "") {

@@ -62,6 +62,13 @@ export function composeHandler(ctx: ShieldContext): ShieldHandler {
     },
   };
 
+  const invalidation = {
+    key: ctx.key,
+    tier: ctx.tier,
+    index: ctx.index,
+    elsewhere: ctx.invalidate,
+  };
+
   return (req) => {
     const routed = prepareRequest(ctx, req);
     if ("status" in routed) return routed;
@@ -84,7 +91,8 @@ export function composeHandler(ctx: ShieldContext): ShieldHandler {
         detail: disposition.detail,
         body: disposition.fwd === "method",
         onResponse: unsafe
-          ? (status, headers) => invalidateAfterUnsafe(ctx, method, routed.url.url, status, headers)
+          ? (status, headers) =>
+              invalidateAfterUnsafe(invalidation, method, routed.url.url, status, headers)
           : undefined,
       });
     }

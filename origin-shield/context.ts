@@ -5,25 +5,49 @@
  * down). Each layer is handed the part it needs (cache/cache-deps.ts, …); only the
  * composition root (compose.ts) and the admin routes see the whole.
  */
+import { randomUUID } from "node:crypto";
 import { LRUCache } from "lru-cache";
 import type { Logger } from "pino";
 import { type CdnConfig, type CompiledConfig, compileConfig } from "../core/config/index.ts";
 import { ImagePipeline } from "../image-pipeline/index.ts";
 import type { CacheDeps } from "./cache/cache-deps.ts";
+import { CloudflarePurger } from "./cluster/cloudflare-purge.ts";
+import { Leases } from "./cluster/lease.ts";
+import { PurgeBus } from "./cluster/purge-bus.ts";
+import { LeaseClaims } from "./collapse/cluster-claim.ts";
 import { Collapser } from "./collapse/collapser.ts";
 import { HitForMiss } from "./collapse/hit-for-miss.ts";
 import { TrustedProxies } from "./http/client-address.ts";
 import type { ResolvedImage } from "./image/image-job.ts";
 import { VariantTracker } from "./image/variants.ts";
-import { ShieldMetrics } from "./observe/metrics.ts";
+import { ShieldMetrics, type TierStats } from "./observe/metrics.ts";
 import { OriginClient } from "./origin/client.ts";
 import { PreparedTargets } from "./request/prepare.ts";
-import { MemoryTier } from "./store/memory-tier.ts";
-import { PurgeIndex } from "./store/purge-index.ts";
+import { buildTiers, type NodeTiers } from "./store/node-tiers.ts";
+import type { PurgeIndex } from "./store/purge-index.ts";
+import { type PurgeSelector, purgeLocal } from "./store/purge-tiers.ts";
 
 export interface ShieldContext extends CacheDeps, CompiledConfig {
-  /** Which stored keys answer to a URL, a tag, a prefix (invalidation and purge). */
+  /** Which keys stored in memory answer to a URL, a tag, a prefix (invalidation, purge). */
   readonly index: PurgeIndex;
+  /** This node's tiers: memory, and disk and Redis when configured. */
+  readonly tiers: NodeTiers;
+  /** This node's part in the cluster (leases, purge messages); null without Redis. */
+  readonly cluster: {
+    readonly nodeId: string;
+    /** Send a purge to every other node: how many received it, or "down". */
+    broadcastPurge(selector: PurgeSelector, soft: boolean): Promise<number | "down">;
+  } | null;
+  /** Purges the edge through Cloudflare's API; null when no zone is configured. */
+  readonly cloudflare: CloudflarePurger | null;
+  /** Purge this node's memory and disk: how many stored responses were touched. */
+  purgeLocal(selector: PurgeSelector, soft: boolean): Promise<number>;
+  /**
+   * After an unsafe method changed these URLs (RFC 9111 §4.4): purge them from disk, the
+   * Redis tier and every other node, in the background. Absent on a node with memory
+   * alone (the caller purges memory itself).
+   */
+  readonly invalidate?: ((urls: readonly string[]) => void) | undefined;
   readonly origin: OriginClient;
   readonly metrics: ShieldMetrics;
   readonly log: Logger;
@@ -54,31 +78,61 @@ function resolvedSize(resolved: ResolvedImage, memoKey: string): number {
   return RESOLVED_OVERHEAD + 2 * (chars + more + job.sourcePath.length);
 }
 
-export function buildContext(
-  config: CdnConfig,
-  parts: { log: Logger; now: () => number },
-): ShieldContext {
+export interface ContextParts {
+  readonly log: Logger;
+  readonly now: () => number;
+  /** Cloudflare API token for purging the edge (Zone → Cache Purge). */
+  readonly cloudflareToken?: string | undefined;
+}
+
+export function buildContext(config: CdnConfig, parts: ContextParts): ShieldContext {
   const { shield } = config;
   const tables = shield.tables;
-  const index = new PurgeIndex();
   let metrics: ShieldMetrics | undefined;
-  const tier = new MemoryTier({
-    maxBytes: shield.memory.maxBytes,
-    maxObjectBytes: shield.memory.maxObjectBytes,
-    events: [
-      index,
-      {
-        stored() {},
-        removed(_key, _obj, reason) {
-          if (reason === "evict") metrics?.evictions.labels("memory").inc();
-        },
+  const tiers = buildTiers(shield, {
+    log: parts.log,
+    now: parts.now,
+    memoryEvents: {
+      stored() {},
+      removed(_key, _obj, reason) {
+        if (reason === "evict") metrics?.evictions.labels("memory").inc();
       },
-    ],
+    },
+    observer: {
+      read(tier, result, seconds, bytes) {
+        metrics?.tierReads.labels(tier, result).inc();
+        metrics?.tierReadSeconds.labels(tier).observe(seconds);
+        if (bytes > 0) metrics?.tierHitBytes.labels(tier).inc(bytes);
+      },
+    },
   });
-  metrics = new ShieldMetrics(() => ({ bytes: tier.bytes, entries: tier.entries }));
+  metrics = new ShieldMetrics(() => tierStats(tiers));
   const counted = metrics;
   const compiled = compileConfig(config);
   const hitForMiss = new HitForMiss(tables.hitForMissBytes);
+  const tier = tiers.tier;
+  const nodeId = `${shield.name}-${randomUUID().slice(0, 8)}`;
+  const leases =
+    tiers.link === null || shield.redis === undefined
+      ? null
+      : new Leases({
+          link: tiers.link,
+          keyPrefix: shield.redis.keyPrefix,
+          timeoutMs: Math.max(250, shield.redis.timeoutMs * 4),
+        });
+  const origin = shield.origin;
+  const claims =
+    leases === null || shield.redis === undefined
+      ? undefined
+      : new LeaseClaims({
+          leases,
+          lookup: async (job) => tier.lookup(job.primary, job.request.headers),
+          leaseMs: shield.redis.leaseMs,
+          // As long as this node's own fetch could have taken to start answering.
+          maxWaitMs: origin.queueTimeoutMs + origin.connectTimeoutMs + origin.headersTimeoutMs,
+          now: parts.now,
+          onWait: (result) => counted.leaseWaits.labels(result).inc(),
+        });
   const collapser = new Collapser(
     {
       tier,
@@ -89,6 +143,7 @@ export function buildContext(
       maxBodyBytes: shield.origin.maxBodyBytes,
       now: parts.now,
       bodyFailed: (error) => counted.originErrors.labels(error.kind).inc(),
+      cluster: claims,
     },
     {
       maxWaiters: shield.collapse.maxWaiters,
@@ -97,12 +152,67 @@ export function buildContext(
       onInternalError: () => counted.internalErrors.inc(),
     },
   );
+  const variants = new VariantTracker(
+    config.images.limits.maxVariantsPerSource,
+    tables.imageVariantsBytes,
+  );
+  const local = (selector: PurgeSelector, soft: boolean) =>
+    purgeLocal(tiers, selector, soft, parts.now(), (url) => variants.forget(url));
+  let cluster: ShieldContext["cluster"] = null;
+  if (tiers.link !== null && shield.redis !== undefined) {
+    const bus = new PurgeBus({
+      link: tiers.link,
+      keyPrefix: shield.redis.keyPrefix,
+      nodeId,
+      onPurge: (message) => {
+        void local(message, message.soft).catch((err: unknown) =>
+          parts.log.warn({ err }, "purge from another node failed"),
+        );
+      },
+      onMessage: (direction) => counted.purgeMessages.labels(direction).inc(),
+    });
+    cluster = {
+      nodeId,
+      broadcastPurge: (selector, soft) =>
+        bus.broadcast({
+          urls: selector.urls ?? [],
+          tags: selector.tags ?? [],
+          prefixes: selector.prefixes ?? [],
+          soft,
+        }),
+    };
+  }
+  const zone = shield.cloudflare;
+  const cloudflare =
+    zone === undefined
+      ? null
+      : new CloudflarePurger({
+          zoneId: zone.zoneId,
+          apiBase: zone.apiBase,
+          token: parts.cloudflareToken,
+        });
   return {
     ...compiled,
     name: shield.name,
     key: config.key,
     tier,
-    index,
+    index: tiers.memoryIndex,
+    tiers,
+    cluster,
+    cloudflare,
+    purgeLocal: local,
+    invalidate:
+      tiers.tier === tiers.memory
+        ? undefined
+        : (urls) => {
+            const selector = { urls };
+            const work = async () => {
+              // The shared tier first: a node must not re-read what it just purged.
+              await tiers.redis?.purge(selector, false, parts.now());
+              await Promise.all([local(selector, false), cluster?.broadcastPurge(selector, false)]);
+            };
+            void work().catch((err: unknown) => parts.log.warn({ err }, "invalidation failed"));
+          },
     collapser,
     origin: new OriginClient(shield.origin),
     metrics,
@@ -112,11 +222,27 @@ export function buildContext(
     targets: new PreparedTargets(tables.targetsBytes),
     images: {
       pipeline: new ImagePipeline(config.images),
-      variants: new VariantTracker(
-        config.images.limits.maxVariantsPerSource,
-        tables.imageVariantsBytes,
-      ),
+      variants,
       resolved: new LRUCache({ maxSize: tables.imageUrlsBytes, sizeCalculation: resolvedSize }),
     },
   };
+}
+
+/** Each tier's size and state, for the metrics scrape. */
+function tierStats(tiers: NodeTiers): TierStats[] {
+  const health = tiers.health();
+  const out: TierStats[] = [
+    { tier: "memory", bytes: tiers.memory.bytes, entries: tiers.memory.entries, up: 1, errors: 0 },
+  ];
+  for (const [tier, h] of [
+    ["disk", health.disk],
+    ["redis", health.redis],
+  ] as const) {
+    if (h === null) continue;
+    const errors = ["writeErrors", "corrupt", "errors", "timeouts"]
+      .map((name) => h[name])
+      .reduce<number>((sum, n) => sum + (typeof n === "number" ? n : 0), 0);
+    out.push({ tier, bytes: h.bytes, entries: h.entries, up: h.state === "up" ? 1 : 0, errors });
+  }
+  return out;
 }

@@ -30,7 +30,11 @@ if (options === "help") {
 
 const { config, port, host, logLevel } = options;
 const log = createLogger(logLevel, config.shield.name);
-const shield = createShield({ config, logger: log });
+const shield = createShield({
+  config,
+  logger: log,
+  cloudflareToken: process.env.CLOUDFLARE_API_TOKEN || undefined,
+});
 const server = createShieldServer(shield);
 
 // A promise that rejects with no one to handle it is a bug; it must cost the request it

@@ -15,10 +15,10 @@ import {
 import { selectRange } from "./http/range.ts";
 import type { Outcome } from "./observe/metrics.ts";
 import type { OriginError, OriginFailure } from "./origin/origin-error.ts";
-import type { StoredObject } from "./store/stored-object.ts";
-import type { Lifetimes } from "./types.ts";
+import { bodySize, type StoredObject } from "./store/stored-object.ts";
+import type { BodyStream, Lifetimes } from "./types.ts";
 
-export type BodyStream = AsyncIterable<Buffer> & { close(): void };
+export type { BodyStream };
 
 export interface ShieldResponse {
   readonly status: number;
@@ -61,7 +61,7 @@ export function fromStored(
   const headers = t.headers.slice();
   const range = req.headers.get("range");
   if (range !== null && meta.status === 200 && req.method === "GET") {
-    const size = obj.body.length;
+    const size = bodySize(obj);
     const r = selectRange(range, req.headers.get("if-range"), size, pairsReader(meta.headers));
     if (r.kind === "unsatisfiable") {
       return {
@@ -78,7 +78,10 @@ export function fromStored(
       return {
         status: 206,
         headers: h,
-        body: obj.body.subarray(r.start, r.end + 1),
+        body:
+          obj.streamed === undefined
+            ? obj.body.subarray(r.start, r.end + 1)
+            : obj.streamed.open(r.start, r.end),
         outcome,
         lifetime: meta,
       };
@@ -87,10 +90,17 @@ export function fromStored(
   return {
     status: meta.status,
     headers,
-    body: req.method === "HEAD" ? null : obj.body,
+    body: req.method === "HEAD" ? null : wholeBody(obj),
     outcome,
     lifetime: meta,
   };
+}
+
+function wholeBody(obj: StoredObject): Buffer | BodyStream {
+  const streamed = obj.streamed;
+  if (streamed === undefined) return obj.body;
+  if (streamed.size === 0) return Buffer.alloc(0);
+  return streamed.open(0, streamed.size - 1);
 }
 
 /**

@@ -45,3 +45,13 @@ export type Lifetimes = Pick<
   EntryMeta,
   "freshUntil" | "staleWhileRevalidateUntil" | "staleIfErrorUntil"
 >;
+
+/** A body sent as it is read (an origin's, or a file's): iterate it, or close it unread. */
+export type BodyStream = AsyncIterable<Buffer> & { close(): void };
+
+/** A body held on disk and read as it is sent: for objects too large to hold in memory. */
+export interface StreamedBody {
+  readonly size: number;
+  /** The bytes start..end inclusive, read as the stream is consumed. */
+  open(start: number, end: number): BodyStream;
+}

@@ -53,9 +53,10 @@ export function createEdgeApp(options: EdgeOptions = {}): Hono<EdgeAppEnv> {
     let store = stores.get(runtime);
     if (store === undefined) {
       cache ??= await openCache();
-      const limits = runtime.edge.memory;
+      const { memory, isolateCacheMs } = runtime.edge;
+      const limits = { ...memory, windowMs: isolateCacheMs };
       store = new EntryStore(cache, {
-        memory: limits.enabled ? new IsolateCache(limits) : null,
+        memory: memory.enabled ? new IsolateCache(limits) : null,
         maxBodyBytes: runtime.edge.maxStoreBytes,
       });
       stores.set(runtime, store);

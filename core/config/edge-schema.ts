@@ -1,6 +1,7 @@
 /**
  * The edge Worker's own settings: where misses go (the shield nodes), how long it waits
- * for each, how many it tries, and the name it signs Cache-Status with.
+ * for each, how many it tries, the name it signs Cache-Status with, and what each isolate
+ * keeps in memory and for how long (which bounds how long a purge can go unseen).
  */
 
 import { originUrl, unique } from "./fields.ts";
@@ -41,15 +42,6 @@ const MemorySchema = z
       .default(256 * KiB)
       .describe(
         "Largest body the memory tier holds; larger ones are always read from the Cache API. Default 262144 (256 KiB).",
-      ),
-    maxAgeSeconds: z
-      .number()
-      .int("must be a whole number of seconds")
-      .min(1, "must be ≥ 1")
-      .max(3_600, "must be ≤ 3600")
-      .default(10)
-      .describe(
-        "How long an isolate uses its memory copy before reading the Cache API again, seconds: the longest a purge made elsewhere (Cloudflare purge by tag) can go unseen. Freshness still comes from the response's own lifetimes. Default 10.",
       ),
   })
   .describe("The edge's in-isolate memory tier.");
@@ -95,5 +87,14 @@ export const EdgeSchema = z
         "Largest body the edge stores in the Cache API; a larger one streams through unstored (Cache-Status detail=too-large). It also bounds what an isolate buffers while a slow client and the cache read one body at different speeds. Default 33554432 (32 MiB).",
       ),
     memory: MemorySchema.prefault({}),
+    isolateCacheMs: z
+      .number()
+      .int("must be a whole number of milliseconds")
+      .min(1, "must be ≥ 1")
+      .max(3_600_000, "must be ≤ 3600000 (an hour)")
+      .default(1_000)
+      .describe(
+        "How long an isolate answers from its own memory copy of an entry (edge.memory) before it reads the Cache API again, ms: the longest a purged object can still be served by an isolate that already held it, because a purge through Cloudflare empties the Cache API everywhere but cannot reach an isolate's memory. Freshness still comes from the response's own lifetimes. Default 1000: an object asked for several times a second still costs about one Cache API read a second, and a purge is seen everywhere about a second after Cloudflare confirms it.",
+      ),
   })
   .describe("The edge Worker.");

@@ -163,6 +163,99 @@ const CollapseSchema = z
   })
   .describe("Request collapsing.");
 
+const DiskSchema = z
+  .strictObject({
+    dir: z
+      .string()
+      .min(1, "must not be empty")
+      .describe(
+        "Directory of the disk tier's files (created when missing; use one directory per node). Its index is rebuilt from the files at start-up while the node serves.",
+      ),
+    maxBytes: bytes
+      .default(10 * 1024 * MiB)
+      .describe(
+        "Byte budget of the disk tier; least recently used files are deleted beyond it. Default 10737418240 (10 GiB).",
+      ),
+    maxObjectBytes: bytes
+      .optional()
+      .describe(
+        "Largest response body the disk tier stores; bodies over shield.memory.maxObjectBytes are streamed from disk rather than held in memory. Default 1073741824 (1 GiB), or maxBytes when that is smaller.",
+      ),
+  })
+  .superRefine((d, ctx) => {
+    if (d.maxObjectBytes !== undefined && d.maxObjectBytes > d.maxBytes) {
+      ctx.addIssue({ code: "custom", path: ["maxObjectBytes"], message: "must be ≤ maxBytes" });
+    }
+  })
+  .transform((d) => ({
+    ...d,
+    maxObjectBytes: d.maxObjectBytes ?? Math.min(1024 * MiB, d.maxBytes),
+  }))
+  .describe(
+    "Disk tier below memory: survives a restart; hits are promoted to memory. Absent: no disk tier. A disk that fills up or fails is reported in health and metrics while the node keeps serving from memory.",
+  );
+
+const RedisSchema = z
+  .strictObject({
+    url: z
+      .string()
+      .refine(
+        (s) => /^rediss?:\/\//i.test(s) && URL.canParse(s),
+        "must be a redis:// or rediss:// URL",
+      )
+      .describe(
+        'Redis shared by every shield node, e.g. "redis://10.0.0.9:6379". The SHIELD_REDIS_URL environment variable overrides it (and, when set, turns the Redis tier on).',
+      ),
+    keyPrefix: z
+      .string()
+      .max(64, "must be at most 64 characters")
+      .regex(/^[A-Za-z0-9:_.-]*$/, "must use only letters, digits and : _ . -")
+      .default("cdn:")
+      .describe(
+        'Prefix of every Redis key and pub/sub channel, so several clusters can share one Redis. Default "cdn:".',
+      ),
+    maxObjectBytes: bytes
+      .max(512 * MiB, "must be ≤ 536870912 (Redis's largest string)")
+      .default(MiB)
+      .describe(
+        "Largest response body stored in Redis; larger ones stay in the node's own tiers (nodes waiting on another node's fetch of such an object fetch it themselves once that fetch ends). Default 1048576 (1 MiB).",
+      ),
+    timeoutMs: millis
+      .max(10_000, "must be ≤ 10000")
+      .default(50)
+      .describe(
+        "Longest any Redis call may take before the node gives up on it and carries on with its own tiers, ms. A Redis that is down, slow or flapping never fails a request. Default 50.",
+      ),
+    leaseMs: millis
+      .default(15_000)
+      .describe(
+        "How long one node's claim to fetch a key for the whole cluster lasts before another node may take over (renewed while the fetch runs), ms. Nodes waiting on it wait at most the origin's own timeouts. Default 15000.",
+      ),
+  })
+  .describe(
+    "Redis tier shared by every shield node: objects stored by one node are hits on all; a miss is fetched from the origin by one node for the whole cluster (a lease per key); purges reach every node. Absent: each node stands alone.",
+  );
+
+const CloudflareSchema = z
+  .strictObject({
+    zoneId: z
+      .string()
+      .regex(/^[0-9a-f]{32}$/, "must be a Cloudflare zone ID (32 hexadecimal characters)")
+      .describe(
+        "Zone whose edge cache a purge also clears, through Cloudflare's purge_cache API. Needs the CLOUDFLARE_API_TOKEN environment variable: an API token with the Zone → Cache Purge permission for this zone.",
+      ),
+    apiBase: z
+      .string()
+      .refine((s) => /^https?:\/\//i.test(s) && URL.canParse(s), "must be an http(s) URL")
+      .default("https://api.cloudflare.com/client/v4")
+      .describe(
+        'Base URL of the Cloudflare API. Default "https://api.cloudflare.com/client/v4"; tests point it at a local fake.',
+      ),
+  })
+  .describe(
+    "Purge the edge too: each POST /__shield/purge is also sent to Cloudflare. Absent: the edge is not purged (its entries expire with their TTL).",
+  );
+
 export const ShieldSchema = z
   .strictObject({
     name: z
@@ -177,6 +270,9 @@ export const ShieldSchema = z
     collapse: CollapseSchema.prefault({}),
     server: ServerSchema.prefault({}),
     tables: TablesSchema.prefault({}),
+    disk: DiskSchema.optional(),
+    redis: RedisSchema.optional(),
+    cloudflare: CloudflareSchema.optional(),
     trustedProxies: z
       .array(addressOrRange)
       .default([])

@@ -6,18 +6,24 @@
 import type { Hono } from "hono";
 import { bearerToken, sameSecret } from "../../core/auth/bearer.ts";
 import type { ShieldContext } from "../context.ts";
-import { PurgeSchema, purge } from "./purge.ts";
+import { PurgeSchema, purgeEverywhere } from "./purge.ts";
 
 export function adminRoutes(app: Hono, ctx: ShieldContext, purgeToken: string | undefined): void {
-  app.get("/__shield/health", (c) =>
-    c.json({
-      status: "ok",
+  app.get("/__shield/health", (c) => {
+    const tiers = ctx.tiers.health();
+    // A lower tier that is down does not make the node unhealthy: it serves from the
+    // tiers it has (and says which are down), so a balancer must not take it out.
+    const degraded = tiers.disk?.state === "down" || tiers.redis?.state === "down";
+    return c.json({
+      status: degraded ? "degraded" : "ok",
       name: ctx.name,
+      node: ctx.cluster?.nodeId ?? null,
       origins: ctx.config.origins.map((o) => o.name),
-      memory: { bytes: ctx.tier.bytes, entries: ctx.tier.entries, maxBytes: ctx.tier.maxBytes },
+      memory: tiers.memory,
+      tiers,
       inFlight: ctx.collapser.flights.size,
-    }),
-  );
+    });
+  });
 
   app.get("/__shield/metrics", async (c) => {
     const text = await ctx.metrics.registry.metrics();
@@ -48,7 +54,10 @@ export function adminRoutes(app: Hono, ctx: ShieldContext, purgeToken: string | 
       }));
       return c.json({ error: "bad_purge", message: "invalid purge request", issues }, 400);
     }
-    const purged = purge(ctx, parsed.data);
+    const purged = await purgeEverywhere(ctx, parsed.data);
+    if (purged.edge !== "off") {
+      ctx.metrics.cloudflarePurges.labels(purged.edge === "ok" ? "ok" : "error").inc();
+    }
     ctx.log.info({ purge: parsed.data, purged }, "purge");
     return c.json({ purged, soft: parsed.data.soft });
   });

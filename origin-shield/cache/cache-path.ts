@@ -93,7 +93,10 @@ function answer(
           fillJob(deps, req, primary, conditional, stored, true),
         );
       }
-      return fromStored(client, stored, action.age, action.member, action.stale ? "stale" : "hit");
+      // A hit read from disk or Redis says so (RFC 9211 §2.8 detail); it is in memory now.
+      const member =
+        stored.from === undefined ? action.member : { ...action.member, detail: stored.from };
+      return fromStored(client, stored, action.age, member, action.stale ? "stale" : "hit");
     }
     case "unsatisfiable":
       return rejection(deps.name, {

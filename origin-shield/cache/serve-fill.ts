@@ -130,13 +130,22 @@ function fromSettled(
   if (selectsFor(head.obj.meta, job.request) !== "ok") {
     return ownFetch(deps, client, job, forwarding);
   }
-  const member = forwardedMember(deps.name, {
-    fwd: forwarding.fwd,
-    status: 304,
-    stored: head.stored,
-    collapsed: follower,
-  });
-  const outcome = follower ? "collapsed" : "revalidated";
+  // A response another node fetched for the cluster: this request was collapsed onto
+  // that node's fetch (RFC 9211 §2.5), whoever here led the wait.
+  const member = head.peer
+    ? forwardedMember(deps.name, {
+        fwd: forwarding.fwd,
+        stored: false,
+        collapsed: true,
+        detail: "cluster",
+      })
+    : forwardedMember(deps.name, {
+        fwd: forwarding.fwd,
+        status: 304,
+        stored: head.stored,
+        collapsed: follower,
+      });
+  const outcome = follower || head.peer ? "collapsed" : "revalidated";
   return fromStored(client, head.obj, currentAge(head.obj.meta, deps.now()), member, outcome);
 }
 

@@ -25,6 +25,7 @@ import { OriginError } from "../origin/origin-error.ts";
 import { type StoredIdentity, type StoredObject, withMeta } from "../store/stored-object.ts";
 import type { Tier, TierWriter } from "../store/tier.ts";
 import type { Lifetimes } from "../types.ts";
+import type { ClusterClaims, HeldLease } from "./cluster-claim.ts";
 import type { Flight } from "./flight.ts";
 import type { HitForMiss } from "./hit-for-miss.ts";
 
@@ -87,6 +88,8 @@ export interface FillDeps {
   readonly now: () => number;
   /** A body failed part-way (counted by kind). */
   readonly bodyFailed: (error: OriginError) => void;
+  /** Claims a key for the whole cluster before fetching it (absent: a node alone). */
+  readonly cluster?: ClusterClaims | undefined;
 }
 
 interface Times {
@@ -96,6 +99,27 @@ interface Times {
 
 /** Run a fill to its end. Throws only for the shield's own failures, never an origin's. */
 export async function runFill(deps: FillDeps, flight: Flight, job: FillJob): Promise<void> {
+  const claim = job.shared && deps.cluster !== undefined ? await deps.cluster.claim(job) : null;
+  if (claim?.kind === "peer") {
+    fromPeer(flight, claim.obj);
+    return;
+  }
+  const lease = claim?.lease ?? null;
+  const landed = { stored: Promise.resolve() };
+  try {
+    await fetchAndStore(deps, flight, job, lease, landed);
+  } finally {
+    lease?.end(landed.stored);
+  }
+}
+
+async function fetchAndStore(
+  deps: FillDeps,
+  flight: Flight,
+  job: FillJob,
+  lease: HeldLease | null,
+  landed: { stored: Promise<void> },
+): Promise<void> {
   const stop = new AbortController();
   const requestTime = deps.now();
   const res = await fetchHead(flight, job, stop.signal);
@@ -107,14 +131,28 @@ export async function runFill(deps: FillDeps, flight: Flight, job: FillJob): Pro
       res.dispose();
       if (refreshOn304(deps, flight, job, entry, res, times)) return;
       // A 304 about another representation: fetch the whole response instead.
-      return await runFill(deps, flight, { ...job, revalidating: undefined, conditional: [] });
+      const whole = { ...job, revalidating: undefined, conditional: [] };
+      return await fetchAndStore(deps, flight, whole, lease, landed);
     }
     const writer = planFill(deps, flight, job, res, times);
-    await pumpBody(deps, flight, res, writer, stop);
+    // Nodes waiting on this fetch need not wait for a body no tier will hold.
+    if (writer === null) lease?.end();
+    const landing = await pumpBody(deps, flight, res, writer, stop);
+    if (landing !== null) landed.stored = landing.stored;
   } catch (err) {
     res.dispose();
     throw err;
   }
+}
+
+/**
+ * Another node fetched the key and stored it where this one can read it: the waiters get
+ * that response as collapsed followers of the other node's fetch.
+ */
+function fromPeer(flight: Flight, obj: StoredObject): void {
+  flight.closeToFollowers();
+  flight.settle({ kind: "refreshed", obj, stored: true, peer: true });
+  flight.body.end();
 }
 
 /** Step 1: ask for the response; a failure is every waiter's answer. */
@@ -238,7 +276,7 @@ async function pumpBody(
   res: FetchedResponse,
   storing: TierWriter | null,
   stop: AbortController,
-): Promise<void> {
+): Promise<Landing | null> {
   let writer = storing;
   const declared = contentLength(pairsSource(res.headers).get("content-length"));
   let bytes = 0;
@@ -260,7 +298,7 @@ async function pumpBody(
       if (writer === null && flight.body.readers === 0) {
         res.dispose();
         flight.body.fail(new OriginError("aborted", "no reader left"));
-        return;
+        return null;
       }
       const wait = flight.body.writable();
       if (wait !== null) await wait;
@@ -275,15 +313,29 @@ async function pumpBody(
     res.dispose();
     stop.abort();
     flight.body.fail(err);
-    return;
+    return null;
   }
-  commit(flight, writer);
+  return commit(flight, writer);
 }
 
-/** Step 5: the body is whole: store it, and end every reader's stream. */
-function commit(flight: Flight, writer: TierWriter | null): void {
-  writer?.commit();
+/**
+ * Step 5: the body is whole: store it, and end every reader's stream. Returns when the
+ * slower tiers will have stored it too (null: nothing stored).
+ */
+function commit(flight: Flight, writer: TierWriter | null): Landing | null {
+  if (writer === null) {
+    flight.body.end();
+    return null;
+  }
+  writer.commit();
   flight.body.end();
+  // Wrapped: a promise returned from an async function would be awaited with it.
+  return writer.stored === undefined ? null : { stored: writer.stored() };
+}
+
+/** The slower tiers' writes of a committed body, still landing. */
+interface Landing {
+  readonly stored: Promise<void>;
 }
 
 /** The body will not be stored: no one else joins, and chunks read by all are dropped. */

@@ -22,7 +22,13 @@ export type FillHead =
       /** Why it is not stored, for Cache-Status `detail`. */
       readonly detail: string | undefined;
     }
-  | { readonly kind: "refreshed"; readonly obj: StoredObject; readonly stored: boolean }
+  | {
+      readonly kind: "refreshed";
+      readonly obj: StoredObject;
+      readonly stored: boolean;
+      /** Fetched and stored by another node of the cluster (collapse/cluster-claim.ts). */
+      readonly peer?: boolean | undefined;
+    }
   | { readonly kind: "error"; readonly error: OriginError };
 
 export class Flight {

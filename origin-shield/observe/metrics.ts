@@ -19,6 +19,17 @@ export type Outcome =
   | "rejected" // bad request, unknown host, queue full
   | "admin";
 
+/** One tier's state as a scrape reads it. */
+export interface TierStats {
+  readonly tier: string;
+  readonly bytes: number;
+  readonly entries: number;
+  /** 1 when usable, 0 when down. */
+  readonly up: number;
+  /** Failures so far (disk write errors and damaged files; Redis errors and timeouts). */
+  readonly errors: number;
+}
+
 export interface TableStats {
   readonly table: string;
   readonly bytes: number;
@@ -58,7 +69,18 @@ export class ShieldMetrics {
   /** Fills that failed inside the shield (a bug, never an origin's doing); each is logged. */
   readonly internalErrors: Counter;
 
-  constructor(tierStats: () => { bytes: number; entries: number }) {
+  /** Reads from a lower tier (disk, redis), by tier and result (hit, miss). */
+  readonly tierReads: Counter<"tier" | "result">;
+  readonly tierReadSeconds: Histogram<"tier">;
+  readonly tierHitBytes: Counter<"tier">;
+  /** Waits on another node's fetch of a key, by how they ended. */
+  readonly leaseWaits: Counter<"result">;
+  /** Purge messages between nodes: sent, received, rejected (did not parse). */
+  readonly purgeMessages: Counter<"direction">;
+  /** Purges sent to Cloudflare for the edge, by result (ok, error). */
+  readonly cloudflarePurges: Counter<"result">;
+
+  constructor(tierStats: () => readonly TierStats[]) {
     const registers = [this.registry];
     const pending = this.#pending;
     new Counter({
@@ -162,11 +184,11 @@ export class ShieldMetrics {
     });
     new Gauge({
       name: "shield_tier_bytes",
-      help: "Bytes a tier holds (bodies, headers and bookkeeping).",
+      help: "Bytes a tier holds (bodies, headers and bookkeeping; Redis: what this node's writes account).",
       labelNames: ["tier"],
       registers,
       collect() {
-        this.set({ tier: "memory" }, tierStats().bytes);
+        for (const t of tierStats()) this.set({ tier: t.tier }, t.bytes);
       },
     });
     new Gauge({
@@ -175,8 +197,68 @@ export class ShieldMetrics {
       labelNames: ["tier"],
       registers,
       collect() {
-        this.set({ tier: "memory" }, tierStats().entries);
+        for (const t of tierStats()) this.set({ tier: t.tier }, t.entries);
       },
+    });
+    new Gauge({
+      name: "shield_tier_up",
+      help: "1 while a tier is usable, 0 while it is down (a full or failing disk, an unreachable Redis).",
+      labelNames: ["tier"],
+      registers,
+      collect() {
+        for (const t of tierStats()) this.set({ tier: t.tier }, t.up);
+      },
+    });
+    const reported = new Map<string, number>();
+    new Counter({
+      name: "shield_tier_errors_total",
+      help: "Failures of a tier: disk write errors and damaged files, Redis errors and timeouts.",
+      labelNames: ["tier"],
+      registers,
+      collect() {
+        for (const t of tierStats()) {
+          const before = reported.get(t.tier) ?? 0;
+          if (t.errors > before) this.inc({ tier: t.tier }, t.errors - before);
+          reported.set(t.tier, Math.max(before, t.errors));
+        }
+      },
+    });
+    this.tierReads = new Counter({
+      name: "shield_tier_reads_total",
+      help: "Lookups that reached a tier below memory, by tier and result (hit, miss).",
+      labelNames: ["tier", "result"],
+      registers,
+    });
+    this.tierReadSeconds = new Histogram({
+      name: "shield_tier_read_seconds",
+      help: "Time of a lookup in a tier below memory.",
+      labelNames: ["tier"],
+      buckets: [0.0002, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25],
+      registers,
+    });
+    this.tierHitBytes = new Counter({
+      name: "shield_tier_hit_bytes_total",
+      help: "Body bytes of hits found in a tier below memory.",
+      labelNames: ["tier"],
+      registers,
+    });
+    this.leaseWaits = new Counter({
+      name: "shield_lease_waits_total",
+      help: "Fills that waited on another node's fetch of the same key, by how the wait ended: peer (served what it stored), fetch (nothing usable stored: fetched here), expired (its holder died), timeout, unavailable (Redis down).",
+      labelNames: ["result"],
+      registers,
+    });
+    this.purgeMessages = new Counter({
+      name: "shield_purge_messages_total",
+      help: "Purge messages between nodes: sent, received, rejected (did not parse).",
+      labelNames: ["direction"],
+      registers,
+    });
+    this.cloudflarePurges = new Counter({
+      name: "shield_cloudflare_purges_total",
+      help: "Purges sent to Cloudflare's API for the edge, by result (ok, error).",
+      labelNames: ["result"],
+      registers,
     });
   }
 

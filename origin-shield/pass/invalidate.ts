@@ -1,6 +1,8 @@
 /**
  * RFC 9111 §4.4: after a non-error response to an unsafe method, the stored responses
- * for its target URI (and for Location and Content-Location on the same host) go.
+ * for its target URI (and for Location and Content-Location on the same host) go: from
+ * memory at once, and from the disk, the shared Redis tier and the other nodes through
+ * `elsewhere` (a purge by URL), so that no node keeps answering with what was changed.
  */
 import type { KeySpec } from "../../core/config/index.ts";
 import { normaliseUrl } from "../../core/key/index.ts";
@@ -12,6 +14,8 @@ export interface InvalidateDeps {
   readonly key: KeySpec;
   readonly tier: Tier;
   readonly index: PurgeIndex;
+  /** Purge these normalised URLs from every other tier and node (absent: memory only). */
+  readonly elsewhere?: ((urls: readonly string[]) => void) | undefined;
 }
 
 export function invalidateAfterUnsafe(
@@ -21,6 +25,7 @@ export function invalidateAfterUnsafe(
   status: number,
   headers: HeaderReader,
 ): void {
+  const urls: string[] = [];
   for (const href of invalidatedUrls(method, url, status, headers)) {
     let normalised: string;
     try {
@@ -28,6 +33,8 @@ export function invalidateAfterUnsafe(
     } catch {
       continue;
     }
+    urls.push(normalised);
     for (const key of deps.index.keysForUrl(normalised)) deps.tier.delete(key);
   }
+  if (urls.length > 0) deps.elsewhere?.(urls);
 }

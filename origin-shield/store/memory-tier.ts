@@ -92,7 +92,8 @@ export class MemoryTier implements Tier {
   }
 
   put(obj: StoredObject, request: HeaderReader): boolean {
-    if (obj.body.length > this.maxObjectBytes) return false;
+    // A body streamed from disk stays there: memory holds only what it holds whole.
+    if (obj.body.length > this.maxObjectBytes || obj.streamed !== undefined) return false;
     const primary = obj.primary;
     const vary = obj.meta.vary;
     let key = primary;

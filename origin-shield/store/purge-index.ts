@@ -5,21 +5,32 @@
  * and removed events, so a replaced or evicted entry leaves no trace: purging a tag an
  * entry no longer carries touches nothing.
  */
+import type { RecordHead } from "./lower-tier.ts";
 import type { StoredObject } from "./stored-object.ts";
 import type { RemovalReason, TierEvents } from "./tier.ts";
+
+/** What the index reads of an entry: its URL, its tags, what it was made from. */
+export type Indexed = Pick<StoredObject, "url" | "derivedFrom"> & {
+  readonly meta: { readonly tags: readonly string[] };
+};
+
+/** A lower tier's record head (store/lower-tier.ts) as the index reads it. */
+export function indexedHead(head: RecordHead): Indexed {
+  return { url: head.id.url, derivedFrom: head.id.derivedFrom, meta: head.meta };
+}
 
 export class PurgeIndex implements TierEvents {
   readonly #byUrl: Index = new Map();
   readonly #byTag: Index = new Map();
   readonly #byDerivedFrom: Index = new Map();
 
-  stored(key: string, obj: StoredObject): void {
+  stored(key: string, obj: Indexed): void {
     add(this.#byUrl, obj.url, key);
     for (const tag of obj.meta.tags) add(this.#byTag, tag, key);
     if (obj.derivedFrom !== undefined) add(this.#byDerivedFrom, obj.derivedFrom, key);
   }
 
-  removed(key: string, obj: StoredObject, _reason: RemovalReason): void {
+  removed(key: string, obj: Indexed, _reason?: RemovalReason | "expire"): void {
     remove(this.#byUrl, obj.url, key);
     for (const tag of obj.meta.tags) remove(this.#byTag, tag, key);
     if (obj.derivedFrom !== undefined) remove(this.#byDerivedFrom, obj.derivedFrom, key);

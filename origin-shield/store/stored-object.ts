@@ -4,6 +4,7 @@
  * written with one `writeHead` and one `end` and never needs chunked encoding.
  */
 import type { EntryMeta } from "../../core/policy/index.ts";
+import type { StreamedBody } from "../types.ts";
 
 export interface StoredObject {
   readonly kind: "object";
@@ -21,6 +22,13 @@ export interface StoredObject {
    * that URL purges this too (an image variant and its source).
    */
   readonly derivedFrom?: string | undefined;
+  /**
+   * A body too large to hold in memory, read from disk as it is sent (the disk tier); when
+   * set, `body` is empty and the size is the stream's.
+   */
+  readonly streamed?: StreamedBody | undefined;
+  /** The lower tier this copy was read from (disk, redis), for Cache-Status; else unset. */
+  readonly from?: "disk" | "redis" | undefined;
 }
 
 /** Where a stored object belongs: its URL, primary key and what it was made from. */
@@ -30,7 +38,12 @@ export interface StoredIdentity {
   readonly derivedFrom?: string | undefined;
 }
 
-export function toStoredObject(stored: EntryMeta, body: Buffer, id: StoredIdentity): StoredObject {
+export function toStoredObject(
+  stored: EntryMeta,
+  body: Buffer,
+  id: StoredIdentity,
+  streamed?: StreamedBody,
+): StoredObject {
   const meta: EntryMeta = { ...stored, headers: stored.headers.map(internPair) };
   const flat: string[] = [];
   let upstream: string | null = null;
@@ -45,7 +58,8 @@ export function toStoredObject(stored: EntryMeta, body: Buffer, id: StoredIdenti
     if (name === "accept-ranges") acceptRanges = true;
     flat.push(name, value);
   }
-  if (meta.status !== 204) flat.push("content-length", String(body.length));
+  const size = streamed === undefined ? body.length : streamed.size;
+  if (meta.status !== 204) flat.push("content-length", String(size));
   // Ranges are served from the stored copy (RFC 9110 §14.3).
   if (meta.status === 200 && !acceptRanges) flat.push("accept-ranges", "bytes");
   return {
@@ -57,12 +71,18 @@ export function toStoredObject(stored: EntryMeta, body: Buffer, id: StoredIdenti
     url: flatten(id.url),
     primary: flatten(id.primary),
     derivedFrom: id.derivedFrom === undefined ? undefined : flatten(id.derivedFrom),
+    streamed,
   };
+}
+
+/** The body's length, whether it is held in memory or streamed from disk. */
+export function bodySize(obj: StoredObject): number {
+  return obj.streamed === undefined ? obj.body.length : obj.streamed.size;
 }
 
 /** The same object with new metadata (a 304 refresh, a soft purge); the body is shared. */
 export function withMeta(obj: StoredObject, meta: EntryMeta): StoredObject {
-  return toStoredObject(meta, obj.body, obj);
+  return toStoredObject(meta, obj.body, obj, obj.streamed);
 }
 
 /**

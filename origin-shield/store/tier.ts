@@ -51,6 +51,12 @@ export interface TierWriter {
   commit(): StoredObject | null;
   /** Drop what was written (the body was cut short). */
   abort(): void;
+  /**
+   * After commit: resolves once every tier that took the body has stored it (disk and
+   * Redis store after commit returns; other nodes read it from Redis only then). Never
+   * rejects. Absent: stored when commit returned.
+   */
+  stored?(): Promise<void>;
 }
 
 export interface Tier {

@@ -58,6 +58,7 @@ const SHIELD_LAYERS: readonly (readonly string[])[] = [
   ["origin-shield/collapse/"],
   ["origin-shield/respond.ts", "origin-shield/rejection.ts"],
   ["origin-shield/store/", "origin-shield/origin/", "origin-shield/observe/"],
+  ["origin-shield/cluster/"],
   ["origin-shield/types.ts"],
   ["origin-shield/http/"],
 ];

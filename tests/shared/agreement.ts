@@ -24,6 +24,12 @@ import {
   staleOnError,
   withoutConditionals,
 } from "../../core/policy/index.ts";
+import {
+  coveringPrefixTag,
+  edgeEntryTags,
+  prefixPurgeTag,
+  urlPurgeTag,
+} from "../../core/purge/index.ts";
 import { rendezvousNodes, rendezvousOrder, routeOrigin } from "../../core/routing/index.ts";
 import { negotiateFormat, variantId } from "../../core/variant/index.ts";
 import { variantAgreementCases } from "./agreement-variant.ts";
@@ -44,6 +50,11 @@ function keyOf(url: string, headers: Record<string, string> = {}, variant?: stri
     config.key,
     variant,
   );
+}
+
+/** The normalised URL a request for `url` is stored and purged under. */
+function keyUrl(url: string): string {
+  return normaliseUrl(url, config.key).url;
 }
 
 function decisionAt(seconds: number, cacheControl: string): unknown {
@@ -474,6 +485,33 @@ export const agreementCases: readonly AgreementCase[] = [
           "https://shield-a.internal",
           "https://shield-d.internal",
         ],
+      ],
+    ],
+  },
+  {
+    // The shield names these tags in its purge; the edge writes them on its entries.
+    name: "purge tags: a URL's, a directory's, and an edge entry's whole list",
+    run: () => [
+      urlPurgeTag(keyUrl("https://Shop.Example/products/1.jpg?b=2&a=1")),
+      urlPurgeTag("https://shop.example/é"),
+      prefixPurgeTag("https://shop.example/products/"),
+      coveringPrefixTag("https://shop.example/products/1"),
+      prefixPurgeTag("https://shop.example/products"),
+      edgeEntryTags("https://shop.example/a/b/c.jpg", ["Sale", "sale", "has space", "x"]),
+    ],
+    expected: [
+      "edge-url:520ecee5c1ae175f6c161fc5c34f03e1",
+      "edge-url:36e6d51898af2f880d021d7685547906",
+      "edge-dir:67ad739554c328dd285b29bab36928f1",
+      "edge-dir:67ad739554c328dd285b29bab36928f1",
+      null,
+      [
+        "Sale",
+        "x",
+        "edge-url:55ebc78d63e6421bc66bbcd876729858",
+        "edge-dir:5b7f51f342a36995bbe00ff697224bcb",
+        "edge-dir:470985ef2342b6aad9549f11e12f8a98",
+        "edge-dir:cbfc26167ffbc8c9955c9a19f6ea53b9",
       ],
     ],
   },

@@ -47,8 +47,8 @@ describe("bounded bodies (edge.maxStoreBytes)", () => {
 });
 
 describe("the in-isolate memory tier", () => {
-  it("serves hot small objects without the Cache API, for at most memory.maxAgeSeconds", async () => {
-    const edge = testEdge(cdnConfig({ edge: { memory: { maxAgeSeconds: 5 } } }));
+  it("serves hot small objects without the Cache API, for at most isolateCacheMs", async () => {
+    const edge = testEdge(cdnConfig({ edge: { isolateCacheMs: 5_000 } }));
     const path = uniquePath();
     await scriptAll(path, { headers: { "cache-control": "max-age=600" }, body: "hot" });
     await edge.send(path);
@@ -59,14 +59,14 @@ describe("the in-isolate memory tier", () => {
     expect(await cache.delete(CACHE_ORIGIN + storageNameOf(path))).toBe(true);
     edge.advance(4);
     expect((await edge.send(path)).headers.get("cache-status")).toMatch(/^edge; hit/);
-    // …but only until maxAgeSeconds after it was stored here.
+    // …but only until isolateCacheMs after it was stored here.
     edge.advance(2);
     expect((await edge.send(path)).headers.get("cache-status")).toMatch(/^edge; fwd=uri-miss/);
     expect(await receivedAll(path)).toHaveLength(2);
   });
 
   it("takes a small object back into memory when it reads it from the Cache API", async () => {
-    const edge = testEdge(cdnConfig({ edge: { memory: { maxAgeSeconds: 5 } } }));
+    const edge = testEdge(cdnConfig({ edge: { isolateCacheMs: 5_000 } }));
     const path = uniquePath();
     await scriptAll(path, { headers: { "cache-control": "max-age=600" }, body: "warm" });
     await edge.send(path);
@@ -114,7 +114,7 @@ function meta(deleteAt: number): EntryMeta {
 }
 
 describe("IsolateCache", () => {
-  const limits = { maxBytes: 10_000, maxObjectBytes: 3_000, maxAgeSeconds: 10 };
+  const limits = { maxBytes: 10_000, maxObjectBytes: 3_000, windowMs: 10_000 };
 
   it("stays within its byte budget, evicting the least recently used", () => {
     const tier = new IsolateCache(limits);
@@ -138,7 +138,7 @@ describe("IsolateCache", () => {
     expect(tier.get("n", "key-2", 0)).toBeNull();
   });
 
-  it("forgets a copy after maxAgeSeconds or once the entry may be deleted", () => {
+  it("forgets a copy after windowMs or once the entry may be deleted", () => {
     const tier = new IsolateCache(limits);
     tier.set("n", "k", meta(1e9), new Uint8Array(1), 0);
     expect(tier.get("n", "k", 9_999)).not.toBeNull();

@@ -9,14 +9,12 @@
  * compared on every read, so even a hash collision cannot serve another key's response.
  */
 import type { EntryMeta } from "../../core/policy/index.ts";
+import { edgeEntryTags } from "../../core/purge/index.ts";
 import type { StoredBody } from "./body.ts";
 import type { IsolateCache } from "./isolate-cache.ts";
 import { decodeMeta, encodeMeta, META_HEADER } from "./meta-codec.ts";
 
 const CACHE_ORIGIN = "https://edge-cache.internal/";
-
-/** Cloudflare takes at most 16 KiB of Cache-Tag per response. */
-const MAX_CACHE_TAG_CHARS = 16 * 1024;
 
 export interface StoredEntry {
   readonly meta: EntryMeta;
@@ -71,6 +69,9 @@ export class EntryStore {
    * Store a body with its metadata, kept by the Cache API until `meta.deleteAt` (stale
    * windows and the revalidation keep period included). Rejects when the body stream
    * errors: an upstream abort mid-body leaves nothing stored.
+   *
+   * `purgeUrls` are the normalised URLs whose purge must reach this entry (its own
+   * first): the entry carries their purge tags in Cache-Tag beside the origin's.
    */
   async put(
     name: string,
@@ -78,6 +79,7 @@ export class EntryStore {
     meta: EntryMeta,
     body: StoredBody,
     now: number,
+    purgeUrls: readonly string[],
   ): Promise<PutResult> {
     const keepFor = Math.ceil((meta.deleteAt - now) / 1000);
     const encoded = encodeMeta(key, meta);
@@ -89,9 +91,11 @@ export class EntryStore {
       return result;
     }
     const headers = new Headers({ "cache-control": `max-age=${keepFor}`, [META_HEADER]: encoded });
-    const tags = cacheTag(meta.tags);
-    // Cloudflare's purge-by-tag API reaches Cache API entries through this field.
-    if (tags !== "") headers.set("cache-tag", tags);
+    // Cloudflare's purge by tag reaches Cache API entries through this field (purge by
+    // URL cannot: the URL is synthetic). It is on the stored Response only: clients get
+    // responses built from the metadata (../flow/respond.ts), never this field.
+    const tags = edgeEntryTags(purgeUrls, meta.tags);
+    if (tags.length > 0) headers.set("cache-tag", tags.join(","));
     const url = CACHE_ORIGIN + name;
     if (!(body instanceof ReadableStream)) {
       await this.#cache.put(url, new Response(body, { status: 200, headers }));
@@ -184,15 +188,4 @@ function declaredLength(meta: EntryMeta): number | null {
     if (n === "content-length") return /^\d+$/.test(v) ? Number(v) : null;
   }
   return null;
-}
-
-function cacheTag(tags: readonly string[]): string {
-  let out = "";
-  for (const tag of tags) {
-    if (tag.includes(",") || /[^\x21-\x7e]/.test(tag)) continue;
-    const next = out === "" ? tag : `${out},${tag}`;
-    if (next.length > MAX_CACHE_TAG_CHARS) break;
-    out = next;
-  }
-  return out;
 }

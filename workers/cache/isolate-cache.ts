@@ -7,9 +7,10 @@
  * unchanged: freshness, stale windows and Vary come from the metadata, read against the
  * clock on each request. What it cannot see is a purge made elsewhere (Cloudflare's
  * purge by tag, another isolate's invalidation), so a copy is used for at most
- * `edge.memory.maxAgeSeconds` after it was read or written here, then re-read from the
- * Cache API: that bounds how long a purged object can still be served. Each isolate has
- * its own (isolates have 128 MB), bounded by `edge.memory.maxBytes`.
+ * `edge.isolateCacheMs` after it was read or written here, then re-read from the Cache
+ * API: that window is the longest a purged object can still be served by an isolate that
+ * held it. Each isolate has its own (isolates have 128 MB), bounded by
+ * `edge.memory.maxBytes`.
  *
  * The LRU is lru-cache, as in the shield's memory tier (origin-shield/store/memory-tier.ts):
  * bench/libraries.ts measures it faster than the Map-based LRU this replaced, in Node and
@@ -22,7 +23,8 @@ import type { EntryMeta } from "../../core/policy/index.ts";
 export interface MemoryLimits {
   readonly maxBytes: number;
   readonly maxObjectBytes: number;
-  readonly maxAgeSeconds: number;
+  /** How long a copy is used after it was read or written here, ms (edge.isolateCacheMs). */
+  readonly windowMs: number;
 }
 
 interface Held {
@@ -71,7 +73,7 @@ export class IsolateCache {
       this.#lru.delete(name);
       return;
     }
-    const until = now + this.#limits.maxAgeSeconds * 1000;
+    const until = now + this.#limits.windowMs;
     // Replaces any entry under `name`, then evicts the least recently used to fit.
     this.#lru.set(
       name,

@@ -41,6 +41,11 @@ export interface EdgeRequest {
   readonly varyAccept: boolean;
   /** The forwarded request's fields, as the policy reads them. */
   readonly policyHeaders: HeaderReader;
+  /**
+   * Normalised URLs whose purge must reach what this request stores, its own first: the
+   * stored entry carries their purge tags (core/purge).
+   */
+  readonly purgeUrls: readonly string[];
 }
 
 /** What this hop writes into the forwarded request itself (../request/forward-headers.ts). */

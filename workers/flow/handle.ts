@@ -8,7 +8,12 @@
  * Paths reserved for the tiers' own endpoints (../request/reserved-path.ts) are refused
  * before anything else, on every host.
  */
-import { buildCacheKey, normaliseUrl, storageName } from "../../core/key/index.ts";
+import {
+  buildCacheKey,
+  type NormalisedUrl,
+  normaliseUrl,
+  storageName,
+} from "../../core/key/index.ts";
 import { cacheAction, decide, requestDisposition } from "../../core/policy/index.ts";
 import { hostnameOf, routeOrigin } from "../../core/routing/index.ts";
 import { transformSourcePath } from "../../core/variant/index.ts";
@@ -78,6 +83,7 @@ export async function handleEdgeRequest(
       scheme: url.scheme,
       forwardedFor,
     }),
+    purgeUrls: purgeUrlsOf(url, image.kind === "image" ? image.purgePaths : []),
   };
   const variant = image.kind === "image" ? image.variant : null;
   const key = buildCacheKey(
@@ -96,6 +102,18 @@ export async function handleEdgeRequest(
   );
   if (disposition.kind === "pass") return passThrough(er, key, disposition);
   return serveCacheable(er, key);
+}
+
+/**
+ * The request's normalised URL, then the same host and query with each of `paths`: what
+ * a purge may name to reach the entry (the shield indexes the same URLs).
+ */
+function purgeUrlsOf(url: NormalisedUrl, paths: readonly string[]): readonly string[] {
+  if (paths.length === 0) return [url.url];
+  const query = url.query === "" ? "" : `?${url.query}`;
+  const out = new Set([url.url]);
+  for (const path of paths) out.add(`${url.scheme}://${url.host}${path}${query}`);
+  return [...out];
 }
 
 async function serveCacheable(er: EdgeRequest, key: string): Promise<Response> {

@@ -159,12 +159,12 @@ async function refresh(er: EdgeRequest, name: string, key: string, meta: EntryMe
       discard(current?.body ?? null);
       return;
     }
-    await er.store.put(name, key, result.plan.meta, current.body, responseTime);
+    await er.store.put(name, key, result.plan.meta, current.body, responseTime, er.purgeUrls);
     return;
   }
   const plan = planResponse(er, response, fetched.headers, requestTime, responseTime);
   if (plan.store) {
-    await er.store.put(name, key, plan.meta, response.body, responseTime);
+    await er.store.put(name, key, plan.meta, response.body, responseTime, er.purgeUrls);
   } else {
     await response.body?.cancel();
     await er.store.delete(name);

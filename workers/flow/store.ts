@@ -80,7 +80,7 @@ export function storeInBackground(
 ): StoredBody {
   const [toClient, toCache] = split(body);
   er.exec.waitUntil(
-    er.store.put(name, key, meta, toCache, now).catch((error: unknown) => {
+    er.store.put(name, key, meta, toCache, now, er.purgeUrls).catch((error: unknown) => {
       console.warn(`edge: storing ${name} failed: ${String(error)}`);
     }),
   );

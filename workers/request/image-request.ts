@@ -33,6 +33,9 @@ export type NegotiatedImage =
    * A negotiated image path, or a transform URL: `path` is the path to forward (a
    * transform's canonical one), `keyPath` and `variant` enter the key, `accept` replaces
    * the client's Accept, `varyAccept` says the response depends on Accept.
+   * `purgePaths` are the other paths on this host (with the request's query) whose purge
+   * must reach the stored variant, as at the shield: a transform's variant as the shield
+   * names it (any spelling of its options) and the source image it is made from.
    */
   | {
       readonly kind: "image";
@@ -41,6 +44,7 @@ export type NegotiatedImage =
       readonly variant: string | null;
       readonly accept: string | undefined;
       readonly varyAccept: boolean;
+      readonly purgePaths: readonly string[];
     }
   | {
       readonly kind: "invalid";
@@ -88,6 +92,9 @@ export function negotiateImageVariant(
       variant: null,
       accept: negotiated && format !== undefined ? acceptFor(format) : undefined,
       varyAccept: negotiated,
+      // The shield's purge of a transform URL names the variant without the signature
+      // (origin-shield/image/route.ts variantUrlsFor); purging the source takes its variants.
+      purgePaths: [variantPath(images.transformPrefix, id, transform.source), transform.source],
     };
   }
   if (!isNegotiableImagePath(path, images)) return NONE;
@@ -103,6 +110,7 @@ export function negotiateImageVariant(
     variant: variantId({ format }),
     accept: mediaTypeOf(format),
     varyAccept: true,
+    purgePaths: [],
   };
 }
 

@@ -25,8 +25,8 @@ describe("the edge section of the config", () => {
         enabled: true,
         maxBytes: 16 * 1024 * 1024,
         maxObjectBytes: 256 * 1024,
-        maxAgeSeconds: 10,
       },
+      isolateCacheMs: 1000,
     });
   });
 
@@ -53,7 +53,7 @@ describe("the edge section of the config", () => {
     [{ memory: { maxBytes: 1e9 } }, "edge.memory.maxBytes: must be ≤ 67108864"],
     [{ memory: { maxBytes: 0 } }, "edge.memory.maxBytes: must be positive"],
     [{ maxStoreBytes: 0 }, "edge.maxStoreBytes: must be positive"],
-    [{ memory: { maxAgeSeconds: 0 } }, "edge.memory.maxAgeSeconds: must be ≥ 1"],
+    [{ isolateCacheMs: 0 }, "edge.isolateCacheMs: must be ≥ 1"],
   ])("rejects %j, naming the field", (edge, message) => {
     expect(issues(edge).join("\n")).toContain(message);
   });
