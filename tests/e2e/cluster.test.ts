@@ -70,6 +70,18 @@ async function startNode(
   };
 }
 
+/** The sum of a metric's samples on a node (only those with the label value, if given). */
+async function metric(node: Node, name: string, label?: string): Promise<number> {
+  const text = await (await fetch(`${node.url}/__shield/metrics`)).text();
+  let sum = 0;
+  for (const line of text.split("\n")) {
+    if (!line.startsWith(name)) continue;
+    if (label !== undefined && !line.includes(`"${label}"`)) continue;
+    sum += Number(line.slice(line.lastIndexOf(" ") + 1));
+  }
+  return sum;
+}
+
 async function redisState(node: Node): Promise<string> {
   const health = (await (await fetch(`${node.url}/__shield/health`)).json()) as {
     tiers: { redis: { state: string } };
@@ -140,6 +152,21 @@ describeWithRedis("a cluster of three shields sharing Redis", () => {
     }
     // Two of the nodes were collapsed onto the third's fetch, through Redis.
     expect(answers.filter((a) => a.cacheStatus.includes("detail=cluster")).length).toBe(40);
+    const waits = await Promise.all(nodes.map((n) => metric(n, "shield_lease_waits_total")));
+    expect(waits.sort()).toEqual([0, 1, 1]);
+  });
+
+  it("a purge message that is not one is dropped and counted, and the nodes carry on", async () => {
+    const [a] = nodes as [Node, Node, Node];
+    await a.get("/kept");
+    for (const junk of ["not json", "[]", '{"from":"x","urls":"all","soft":false}', "{}"]) {
+      await redis.command("PUBLISH", "t:purge", junk);
+    }
+    await waitFor(
+      "the junk is seen",
+      async () => (await metric(a, "shield_purge_messages_total", "rejected")) === 4,
+    );
+    expect((await a.get("/kept")).cacheStatus).toMatch(/^shield; hit/);
   });
 
   it("what one node stored is a hit on every other, read from Redis once and then from memory", async () => {
@@ -175,6 +202,8 @@ describeWithRedis("a cluster of three shields sharing Redis", () => {
     });
     expect(took).toBeLessThan(1000);
     expect(origin.count()).toBe(2);
+    expect(await metric(nodes[1] as Node, "shield_purge_messages_total", "received")).toBe(1);
+    expect(await metric(nodes[0] as Node, "shield_purge_messages_total", "sent")).toBe(1);
   });
 
   it("Redis stopped under load costs no client an error; restarted, the nodes share again by themselves", async () => {
