@@ -4,14 +4,29 @@
 // until each answers its health URL, prints where to send requests, and stops everything
 // it started on Ctrl-C, or when any one of them dies (exit code 1).
 //
+// `npm start -- --cluster`: the same with three shields sharing a private redis-server
+// (Debian's package, found on PATH), each with a disk tier of its own, and the Worker
+// spreading misses over the three.
+//
 // Plain JavaScript, not TypeScript: `npm start` must work with nothing but node, and the
 // file is imported by tests/examples/start.test.ts for its exported runner.
 
 import { spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
+import { randomBytes } from "node:crypto";
+import {
+  accessSync,
+  constants,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  realpathSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
+import { connect, createServer } from "node:net";
 import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
+import { delimiter, dirname, join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
@@ -23,6 +38,10 @@ export const SHIELD_NODES_VAR = "SHIELD_NODES";
 export const EDGE_CONFIG_VAR = "CDN_CONFIG";
 export const HOST = "127.0.0.1";
 export const DEFAULT_PORTS = Object.freeze({ origin: 9000, shield: 8080, edge: 8787 });
+/** Shields of `--cluster`, on consecutive ports from --shield-port. */
+export const CLUSTER_SIZE = 3;
+/** The executable `--cluster` runs, and the Debian/Ubuntu package that installs it. */
+export const REDIS_BINARY = "redis-server";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const CONFIG_FILE = "examples/shield.config.json";
@@ -32,9 +51,11 @@ const SHIELD_BUNDLE = "dist/origin-shield/main.mjs";
 const CONFIG_ORIGIN_URL = `http://${HOST}:${DEFAULT_PORTS.origin}`;
 /** Lines of each process's output kept to explain a failure. */
 const TAIL_LINES = 20;
-const COLORS = { origin: 36, shield: 35, edge: 33, start: 1 };
+/** Output colours by process name (a cluster's "shield-2" takes the colour of "shield"). */
+const COLORS = { origin: 36, shield: 35, edge: 33, redis: 31, start: 1 };
 
 const USAGE = `Usage: npm start -- [--origin-port N] [--shield-port N] [--edge-port N]
+                    [--cluster [--redis-port N]]
 
 Runs the local edge-cdn stack on ${HOST}, no account or network needed:
   demo origin   examples/demo-origin.ts                 port ${DEFAULT_PORTS.origin}
@@ -42,10 +63,21 @@ Runs the local edge-cdn stack on ${HOST}, no account or network needed:
   edge Worker   wrangler dev (workers/) → the shield    port ${DEFAULT_PORTS.edge}
 The shield and the edge read ${CONFIG_FILE}. Ctrl-C stops all three.
 
+With --cluster, ${CLUSTER_SIZE} shields sharing a private Redis instead of one shield:
+  Redis         ${REDIS_BINARY} from PATH, not persisted     a free port, or --redis-port
+  shield-1..${CLUSTER_SIZE}   each: memory, disk and the Redis tier     ports ${DEFAULT_PORTS.shield}-${DEFAULT_PORTS.shield + CLUSTER_SIZE - 1}
+  edge Worker   SHIELD_NODES lists the ${CLUSTER_SIZE} shields
+The shields share hits through Redis, fetch each key once for the whole cluster and
+pass purges on to each other. ${REDIS_BINARY} comes from Debian's (or Ubuntu's) package
+of that name: apt-get install ${REDIS_BINARY}. Ctrl-C stops everything.
+
 Options:
   --origin-port N   port of the demo origin (default ${DEFAULT_PORTS.origin})
-  --shield-port N   port of the origin shield (default ${DEFAULT_PORTS.shield})
+  --shield-port N   port of the origin shield (default ${DEFAULT_PORTS.shield}); with --cluster,
+                    of the first shield, the others on the next ports
   --edge-port N     port of the edge Worker (default ${DEFAULT_PORTS.edge})
+  --cluster         run ${CLUSTER_SIZE} shields sharing a private Redis
+  --redis-port N    port of that Redis (default: a free one); needs --cluster
   -h, --help        show this help`;
 
 export class UsageError extends Error {}
@@ -66,7 +98,7 @@ export class StackError extends Error {
 
 /**
  * @param {string[]} argv
- * @returns {{ help: true } | { help: false, ports: { origin: number, shield: number, edge: number } }}
+ * @returns {{ help: true } | { help: false, ports: { origin: number, shield: number, edge: number }, cluster: boolean, redisPort: number | null }}
  */
 export function parseFlags(argv) {
   let values;
@@ -77,6 +109,8 @@ export function parseFlags(argv) {
         "origin-port": { type: "string" },
         "shield-port": { type: "string" },
         "edge-port": { type: "string" },
+        cluster: { type: "boolean" },
+        "redis-port": { type: "string" },
         help: { type: "boolean", short: "h" },
       },
       strict: true,
@@ -89,20 +123,55 @@ export function parseFlags(argv) {
   const ports = { ...DEFAULT_PORTS };
   for (const name of /** @type {const} */ (["origin", "shield", "edge"])) {
     const raw = values[`${name}-port`];
-    if (raw === undefined) continue;
-    const n = Number(raw);
-    // Port 0 is refused: the URLs are printed and handed between processes up front.
-    if (!/^\d{1,5}$/.test(raw) || n < 1 || n > 65535) {
-      throw new UsageError(`--${name}-port must be an integer from 1 to 65535, got "${raw}"`);
-    }
-    ports[name] = n;
+    if (raw !== undefined) ports[name] = portFlag(name, raw);
   }
-  if (new Set(Object.values(ports)).size !== 3) {
+  const cluster = values.cluster === true;
+  if (!cluster) {
+    if (values["redis-port"] !== undefined) {
+      throw new UsageError("--redis-port needs --cluster (without it no Redis is started)");
+    }
+    if (new Set(Object.values(ports)).size !== 3) {
+      throw new UsageError(
+        `the three ports must differ, got origin ${ports.origin}, shield ${ports.shield}, edge ${ports.edge}`,
+      );
+    }
+    return { help: false, ports, cluster, redisPort: null };
+  }
+  const redisRaw = values["redis-port"];
+  const redisPort = redisRaw === undefined ? null : portFlag("redis", redisRaw);
+  const last = ports.shield + CLUSTER_SIZE - 1;
+  if (last > 65535) {
     throw new UsageError(
-      `the three ports must differ, got origin ${ports.origin}, shield ${ports.shield}, edge ${ports.edge}`,
+      `--shield-port must leave room for ${CLUSTER_SIZE} shields with --cluster (at most ${65536 - CLUSTER_SIZE}), got ${ports.shield}`,
     );
   }
-  return { help: false, ports };
+  const taken = [ports.origin, ports.edge, ...(redisPort === null ? [] : [redisPort])];
+  const shields = clusterPorts(ports.shield);
+  if (new Set(taken).size !== taken.length || taken.some((port) => shields.includes(port))) {
+    const redis = redisPort === null ? "" : `, redis ${redisPort}`;
+    throw new UsageError(
+      `the ports must differ, got origin ${ports.origin}, shields ${ports.shield}-${last}, edge ${ports.edge}${redis}`,
+    );
+  }
+  return { help: false, ports, cluster, redisPort };
+}
+
+/**
+ * @param {string} name
+ * @param {string} raw
+ */
+function portFlag(name, raw) {
+  const n = Number(raw);
+  // Port 0 is refused: the URLs are printed and handed between processes up front.
+  if (!/^\d{1,5}$/.test(raw) || n < 1 || n > 65535) {
+    throw new UsageError(`--${name}-port must be an integer from 1 to 65535, got "${raw}"`);
+  }
+  return n;
+}
+
+/** The ports of a cluster's shields, from the first. @param {number} first */
+export function clusterPorts(first) {
+  return Array.from({ length: CLUSTER_SIZE }, (_, index) => first + index);
 }
 
 /**
@@ -141,6 +210,8 @@ export function stackConfig(originUrl) {
  * @property {string} [display]     the command line to print (when args hold long values)
  * @property {string} url           the base URL users talk to
  * @property {string} readyUrl      answers 2xx once the process is ready
+ * @property {(timeoutMs: number) => Promise<string | null>} [ready]
+ *   instead of an HTTP GET of readyUrl: null once the process is ready, else what it gave
  * @property {number} timeoutMs     how long it may take to become ready
  */
 
@@ -152,59 +223,278 @@ export function stackConfig(originUrl) {
  * @returns {ProcessSpec[]}
  */
 export function stackPlan(ports, config) {
-  const bin = (name) => join(ROOT, "node_modules", ".bin", name);
-  const origin = `http://${HOST}:${ports.origin}`;
-  const shield = `http://${HOST}:${ports.shield}`;
-  const edge = `http://${HOST}:${ports.edge}`;
-  // The shield runs as `npm run shield` runs it: the bundle main() builds first (see
-  // build-node.mjs), with the demo config, which names the origin and its hosts.
-  const shieldArgs = [
-    SHIELD_BUNDLE,
+  const shield = shieldSpec("shield", ports.shield, config.path);
+  return [originSpec(ports.origin), shield, edgeSpec(ports.edge, [shield.url], config)];
+}
+
+/**
+ * The processes of `--cluster`: Redis, the origin, the shields, the edge.
+ *
+ * @param {{ origin: number, shield: number, edge: number }} ports
+ * @param {{ path: string, json: string }} config  what the edge reads
+ * @param {ClusterFiles} files
+ * @param {{ binary: string, port: number }} redis
+ * @returns {ProcessSpec[]}
+ */
+export function clusterPlan(ports, config, files, redis) {
+  const redisUrl = `redis://${HOST}:${redis.port}`;
+  const shields = files.shields.map((node, index) => {
+    const spec = shieldSpec(node.name, ports.shield + index, node.path);
+    return {
+      ...spec,
+      // The config names this Redis already; the variable would override it, so a
+      // SHIELD_REDIS_URL in the user's environment must not point the demo elsewhere.
+      env: { SHIELD_REDIS_URL: redisUrl },
+      // Ready once Redis and the disk tier are up too, so that the banner comes when the
+      // cluster works as one.
+      ready: (timeoutMs) => tiersUp(spec.readyUrl, timeoutMs),
+    };
+  });
+  const args = [
     "--port",
-    String(ports.shield),
-    "--host",
+    String(redis.port),
+    "--bind",
     HOST,
-    "--config",
-    config.path,
+    // A cache's scratch Redis: nothing written to disk, nothing to clean up but its dir.
+    "--save",
+    "",
+    "--appendonly",
+    "no",
+    "--dir",
+    files.redisDir,
+    "--daemonize",
+    "no",
+    // Its start-up banner says nothing a user of the demo needs.
+    "--loglevel",
+    "warning",
   ];
-  const edgeArgs = ["dev", "--ip", HOST, "--port", String(ports.edge)];
   return [
     {
-      name: "origin",
-      command: bin("tsx"),
-      args: ["examples/demo-origin.ts", "--port", String(ports.origin), "--host", HOST],
-      url: origin,
-      readyUrl: `${origin}/__origin/stats`,
-      timeoutMs: 20_000,
+      name: "redis",
+      command: redis.binary,
+      args,
+      display: `${REDIS_BINARY} ${args.map((arg) => (arg === "" ? "''" : arg)).join(" ")}`,
+      url: redisUrl,
+      readyUrl: redisUrl,
+      ready: (timeoutMs) => redisPing(redis.port, timeoutMs),
+      timeoutMs: 10_000,
     },
-    {
-      name: "shield",
-      command: process.execPath,
-      args: shieldArgs,
-      url: shield,
-      readyUrl: `${shield}/__shield/health`,
-      timeoutMs: 20_000,
-    },
-    {
-      name: "edge",
-      // node_modules/.bin/wrangler, not npx, so that its process group holds workerd too.
-      command: bin("wrangler"),
-      args: [
-        ...edgeArgs,
-        "--var",
-        `${SHIELD_NODES_VAR}:${shield}`,
-        "--var",
-        `${EDGE_CONFIG_VAR}:${config.json}`,
-      ],
-      display: `wrangler ${edgeArgs.join(" ")} --var ${SHIELD_NODES_VAR}:${shield} --var ${EDGE_CONFIG_VAR}:<${config.path}>`,
-      // No account and no network: without this wrangler tries to send usage metrics.
-      env: { WRANGLER_SEND_METRICS: "false" },
-      url: edge,
-      readyUrl: `${edge}/__edge/health`,
-      // The first `wrangler dev` on a machine bundles the Worker and starts workerd.
-      timeoutMs: 60_000,
-    },
+    originSpec(ports.origin),
+    ...shields,
+    edgeSpec(
+      ports.edge,
+      shields.map((spec) => spec.url),
+      config,
+    ),
   ];
+}
+
+/** @param {number} port @returns {ProcessSpec} */
+function originSpec(port) {
+  const url = `http://${HOST}:${port}`;
+  return {
+    name: "origin",
+    command: bin("tsx"),
+    args: ["examples/demo-origin.ts", "--port", String(port), "--host", HOST],
+    url,
+    readyUrl: `${url}/__origin/stats`,
+    timeoutMs: 20_000,
+  };
+}
+
+/**
+ * The shield runs as `npm run shield` runs it: the bundle main() builds first (see
+ * build-node.mjs), with a config that names the origin and its hosts.
+ *
+ * @param {string} name
+ * @param {number} port
+ * @param {string} configPath
+ * @returns {ProcessSpec}
+ */
+function shieldSpec(name, port, configPath) {
+  const url = `http://${HOST}:${port}`;
+  return {
+    name,
+    command: process.execPath,
+    args: [SHIELD_BUNDLE, "--port", String(port), "--host", HOST, "--config", configPath],
+    url,
+    readyUrl: `${url}/__shield/health`,
+    timeoutMs: 20_000,
+  };
+}
+
+/**
+ * @param {number} port
+ * @param {string[]} shields  base URLs of the shield nodes
+ * @param {{ path: string, json: string }} config
+ * @returns {ProcessSpec}
+ */
+function edgeSpec(port, shields, config) {
+  const url = `http://${HOST}:${port}`;
+  const edgeArgs = ["dev", "--ip", HOST, "--port", String(port)];
+  const nodes = shields.join(",");
+  return {
+    name: "edge",
+    // node_modules/.bin/wrangler, not npx, so that its process group holds workerd too.
+    command: bin("wrangler"),
+    args: [
+      ...edgeArgs,
+      "--var",
+      `${SHIELD_NODES_VAR}:${nodes}`,
+      "--var",
+      `${EDGE_CONFIG_VAR}:${config.json}`,
+    ],
+    display: `wrangler ${edgeArgs.join(" ")} --var ${SHIELD_NODES_VAR}:${nodes} --var ${EDGE_CONFIG_VAR}:<${config.path}>`,
+    // No account and no network: without this wrangler tries to send usage metrics.
+    env: { WRANGLER_SEND_METRICS: "false" },
+    url,
+    readyUrl: `${url}/__edge/health`,
+    // The first `wrangler dev` on a machine bundles the Worker and starts workerd.
+    timeoutMs: 60_000,
+  };
+}
+
+/** @param {string} name */
+const bin = (name) => join(ROOT, "node_modules", ".bin", name);
+
+/**
+ * @typedef {object} ClusterFiles
+ * @property {{ name: string, path: string, diskDir: string }[]} shields  each shield's config file and disk tier
+ * @property {string} redisDir  Redis's working directory
+ * @property {string} purgeToken  the bearer token of POST /__shield/purge on every shield
+ * @property {() => void} cleanup  removes all of it
+ */
+
+/**
+ * The shields' configs for `--cluster`, in a temporary directory that also holds each
+ * shield's disk tier and Redis's working directory: the stack's config plus a name, the
+ * private Redis, a disk tier and a purge token (SHIELD_PURGE_TOKEN when set, as the
+ * shield itself would take it; else a random one, printed in the banner).
+ *
+ * @param {{ json: string }} config
+ * @param {string} redisUrl
+ * @param {string} [purgeToken]
+ * @returns {ClusterFiles}
+ */
+export function clusterFiles(config, redisUrl, purgeToken) {
+  const token = purgeToken || randomBytes(16).toString("hex");
+  const dir = mkdtempSync(join(tmpdir(), "edge-cdn-cluster-"));
+  const redisDir = join(dir, "redis");
+  mkdirSync(redisDir);
+  const shields = Array.from({ length: CLUSTER_SIZE }, (_, index) => {
+    const name = `shield-${index + 1}`;
+    const diskDir = join(dir, name, "disk");
+    mkdirSync(diskDir, { recursive: true });
+    const base = JSON.parse(config.json);
+    const node = {
+      ...base,
+      shield: {
+        ...base.shield,
+        name,
+        purgeToken: token,
+        redis: { url: redisUrl },
+        disk: { dir: diskDir, maxBytes: 256 * 1024 * 1024, maxObjectBytes: 16 * 1024 * 1024 },
+      },
+    };
+    const path = join(dir, name, "shield.config.json");
+    writeFileSync(path, `${JSON.stringify(node, null, 2)}\n`);
+    return { name, path, diskDir };
+  });
+  return {
+    shields,
+    redisDir,
+    purgeToken: token,
+    cleanup: () => rmSync(dir, { recursive: true, force: true }),
+  };
+}
+
+/**
+ * The first executable called `name` in the PATH directories, or null.
+ *
+ * @param {string} name
+ * @param {string} [path]
+ */
+export function findOnPath(name, path = process.env.PATH ?? "") {
+  for (const dir of path.split(delimiter)) {
+    if (dir === "") continue;
+    const file = join(dir, name);
+    try {
+      accessSync(file, constants.X_OK);
+      if (statSync(file).isFile()) return file;
+    } catch {
+      // not here: try the next
+    }
+  }
+  return null;
+}
+
+/** A port nothing listens on now: the kernel's pick for a socket bound to port 0. */
+export function freePort() {
+  return new Promise((done, fail) => {
+    const probe = createServer();
+    probe.once("error", fail);
+    probe.listen(0, HOST, () => {
+      const address = probe.address();
+      const port = typeof address === "object" && address !== null ? address.port : 0;
+      probe.close(() => done(port));
+    });
+  });
+}
+
+/**
+ * PING over a fresh connection: null once Redis answers PONG, else what happened.
+ *
+ * @param {number} port
+ * @param {number} timeoutMs
+ * @returns {Promise<string | null>}
+ */
+function redisPing(port, timeoutMs) {
+  return new Promise((done) => {
+    const socket = connect(port, HOST);
+    let reply = "";
+    const finish = (/** @type {string | null} */ result) => {
+      clearTimeout(timer);
+      socket.destroy();
+      done(result);
+    };
+    const timer = setTimeout(() => finish(`no answer within ${timeoutMs} ms`), timeoutMs);
+    socket.once("connect", () => socket.write("PING\r\n"));
+    socket.on("data", (data) => {
+      reply += data.toString("latin1");
+      if (reply.includes("\r\n")) {
+        finish(reply.startsWith("+PONG") ? null : `PING answered ${reply.trim()}`);
+      }
+    });
+    socket.once("error", (err) =>
+      finish(
+        /** @type {NodeJS.ErrnoException} */ (err).code === "ECONNREFUSED"
+          ? "connection refused"
+          : err.message,
+      ),
+    );
+  });
+}
+
+/**
+ * A shield's health: null once it answers and every tier it has is up, else why not.
+ *
+ * @param {string} url
+ * @param {number} timeoutMs
+ * @returns {Promise<string | null>}
+ */
+async function tiersUp(url, timeoutMs) {
+  try {
+    const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
+    const text = await res.text();
+    if (!res.ok) return `HTTP ${res.status} ${text.slice(0, 300).trim()}`;
+    const tiers = JSON.parse(text).tiers ?? {};
+    const down = Object.entries(tiers)
+      .filter(([, tier]) => tier !== null && tier.state !== "up")
+      .map(([name, tier]) => `${name} ${tier.state}`);
+    return down.length === 0 ? null : `tiers not up yet: ${down.join(", ")}`;
+  } catch (err) {
+    return describeFetchError(err);
+  }
 }
 
 /**
@@ -213,8 +503,9 @@ export function stackPlan(ports, config) {
  *
  * @param {string} name
  * @param {number} port
+ * @param {string} [flag]  the flag that moves it
  */
-export function assertPortFree(name, port) {
+export function assertPortFree(name, port, flag = `--${name}-port`) {
   return new Promise((done, fail) => {
     const probe = createServer();
     probe.once("error", (err) => {
@@ -224,7 +515,7 @@ export function assertPortFree(name, port) {
           : `cannot be used (${err.message})`;
       fail(
         new StackError(
-          `${name}: port ${port} on ${HOST} ${why}; stop what runs there or pass --${name}-port`,
+          `${name}: port ${port} on ${HOST} ${why}; stop what runs there or pass ${flag}`,
           { processName: name },
         ),
       );
@@ -273,7 +564,7 @@ export function runStack(specs, options = {}) {
   const width = Math.max(5, ...specs.map((s) => s.name.length));
   const label = (name) => {
     const text = name.padEnd(width);
-    const code = COLORS[name] ?? 32;
+    const code = COLORS[name.replace(/-\d+$/, "")] ?? 32;
     return color ? `\x1b[${code}m${text}\x1b[0m │` : `${text} │`;
   };
   const log = (line) => out.write(`${label("start")} ${line}\n`);
@@ -353,6 +644,20 @@ export function runStack(specs, options = {}) {
       return `Its last output:\n${tail.map((l) => `  | ${l}`).join("\n")}`;
     };
 
+    /** The default readiness check: a 2xx from readyUrl. @param {number} timeoutMs */
+    const httpReady = async (timeoutMs) => {
+      try {
+        const res = await fetch(spec.readyUrl, { signal: AbortSignal.timeout(timeoutMs) });
+        if (res.ok) {
+          await res.body?.cancel();
+          return null;
+        }
+        return `HTTP ${res.status} ${(await res.text()).slice(0, 300).trim()}`;
+      } catch (err) {
+        return describeFetchError(err);
+      }
+    };
+
     return {
       spec,
       proc,
@@ -385,18 +690,10 @@ export function runStack(specs, options = {}) {
               { processName: spec.name },
             );
           }
-          try {
-            const res = await fetch(spec.readyUrl, {
-              signal: AbortSignal.timeout(Math.min(2_000, Math.max(left, 1))),
-            });
-            if (res.ok) {
-              await res.body?.cancel();
-              return;
-            }
-            last = `HTTP ${res.status} ${(await res.text()).slice(0, 300).trim()}`;
-          } catch (err) {
-            last = describeFetchError(err);
-          }
+          const probeMs = Math.min(2_000, Math.max(left, 1));
+          const answer = await (spec.ready ?? httpReady)(probeMs);
+          if (answer === null) return;
+          last = answer;
           await Promise.race([sleep(pollMs), exited]);
         }
       },
@@ -515,6 +812,51 @@ Press Ctrl-C to stop all three.
 `;
 }
 
+/**
+ * What `--cluster` started, and how to see the shields work as one.
+ *
+ * @param {{ origin: number, shield: number, edge: number }} ports
+ * @param {number} redisPort
+ * @param {{ purgeToken: string, shields: { diskDir: string }[] }} files
+ */
+export function clusterBanner(ports, redisPort, files, color = false) {
+  const origin = `http://${HOST}:${ports.origin}`;
+  const shields = clusterPorts(ports.shield).map((port) => `http://${HOST}:${port}`);
+  const edge = `http://${HOST}:${ports.edge}`;
+  const b = (s) => (color ? `\x1b[1m${s}\x1b[0m` : s);
+  const show = "-s -o /dev/null -D -";
+  const grep = (fields) => `| grep -iE '^(${fields}):'`;
+  // Every shield must see the same Host, as behind the edge: the cache key holds it, and
+  // curl would otherwise send each shield's own port.
+  const host = `-H 'Host: ${HOST}'`;
+  const [first, second, third] = shields;
+  const purge = `-X POST -H 'Authorization: Bearer ${files.purgeToken}' -H 'Content-Type: application/json'`;
+  return `
+${b("The local edge-cdn cluster is up.")}
+  edge Worker    ${b(edge)}   ← send requests here (SHIELD_NODES: the ${CLUSTER_SIZE} shields)
+${shields.map((url, index) => `  shield-${index + 1}       ${url}   health: ${url}/__shield/health`).join("\n")}
+  Redis          redis://${HOST}:${redisPort}   shared by the shields (private, not persisted)
+  demo origin    ${origin}   counters: ${origin}/__origin/stats
+Each shield has a memory tier, a disk tier (${dirname(dirname(files.shields[0]?.diskDir ?? ""))}/shield-N/disk)
+and the Redis tier the ${CLUSTER_SIZE} share.
+
+Try:
+  # the HTML page through the edge: a miss at the edge, fetched by the shield its key maps to
+  curl ${show} ${edge}/ ${grep("cache-status")}
+  # one shield fetches a page from the origin; another then finds it in Redis (detail=redis)
+  curl ${show} ${host} ${first}/api/tagged ${grep("cache-status")}
+  curl ${show} ${host} ${second}/api/tagged ${grep("cache-status")}
+  # purge by tag on a third: Redis and the other shields drop it too ("nodes": ${CLUSTER_SIZE - 1})
+  curl -s ${purge} -d '{"tags":["demo"]}' ${third}/__shield/purge
+  # each shield's tiers: memory, disk and redis, each "up" or "down"
+  curl -s ${first}/__shield/health
+  # how many requests reached the origin, per path
+  curl -s ${origin}/__origin/stats
+
+Press Ctrl-C to stop everything.
+`;
+}
+
 async function main(argv) {
   let flags;
   try {
@@ -528,11 +870,30 @@ async function main(argv) {
     console.log(USAGE);
     return 0;
   }
-  const { ports } = flags;
-  try {
-    for (const name of /** @type {const} */ (["origin", "shield", "edge"])) {
-      await assertPortFree(name, ports[name]);
+  const { ports, cluster } = flags;
+  /** @type {{ binary: string, port: number } | null} */
+  let redis = null;
+  if (cluster) {
+    const binary = findOnPath(REDIS_BINARY);
+    if (binary === null) {
+      console.error(
+        `npm start: --cluster needs ${REDIS_BINARY}, which is not on PATH. Install it (Debian/Ubuntu: sudo apt-get install ${REDIS_BINARY}; the package of the same name elsewhere), or run without --cluster.`,
+      );
+      return 1;
     }
+    redis = { binary, port: flags.redisPort ?? (await freePort()) };
+  }
+  try {
+    await assertPortFree("origin", ports.origin);
+    if (redis === null) {
+      await assertPortFree("shield", ports.shield);
+    } else {
+      for (const [index, port] of clusterPorts(ports.shield).entries()) {
+        await assertPortFree(`shield-${index + 1}`, port, "--shield-port");
+      }
+    }
+    await assertPortFree("edge", ports.edge);
+    if (redis !== null) await assertPortFree("redis", redis.port);
   } catch (err) {
     console.error(`npm start: ${err.message}`);
     return 1;
@@ -547,7 +908,22 @@ async function main(argv) {
   const config = stackConfig(`http://${HOST}:${ports.origin}`);
   process.on("exit", () => config.cleanup());
   const color = process.stdout.isTTY === true && !process.env.NO_COLOR;
-  const stack = runStack(stackPlan(ports, config), { color });
+  /** @type {ClusterFiles | null} */
+  let files = null;
+  if (redis !== null) {
+    const made = clusterFiles(
+      config,
+      `redis://${HOST}:${redis.port}`,
+      process.env.SHIELD_PURGE_TOKEN,
+    );
+    files = made;
+    process.on("exit", () => made.cleanup());
+  }
+  const plan =
+    redis === null || files === null
+      ? stackPlan(ports, config)
+      : clusterPlan(ports, config, files, redis);
+  const stack = runStack(plan, { color });
 
   // Safety net: whatever ends this process, do not leave the stack running behind it.
   process.on("exit", () => stack.stop({ force: true }));
@@ -563,7 +939,11 @@ async function main(argv) {
 
   try {
     await stack.ready;
-    process.stdout.write(banner(ports, color));
+    process.stdout.write(
+      redis === null || files === null
+        ? banner(ports, color)
+        : clusterBanner(ports, redis.port, files, color),
+    );
   } catch (err) {
     if (!(err instanceof StackError)) throw err;
     if (!err.stopped) console.error(`\nnpm start: ${err.message}`);

@@ -99,6 +99,9 @@ export class Leases {
     this.#pollMs = options.pollMs ?? 100;
     this.#doneMs = options.doneMs ?? 5_000;
     this.#call = { timeoutMs: options.timeoutMs };
+    // Subscribed from the start: a node's first wait must not depend on a subscription
+    // made at that moment reaching Redis before the holder announces.
+    this.#subscribe();
   }
 
   async acquire(primary: string, ttlMs: number): Promise<Acquired> {

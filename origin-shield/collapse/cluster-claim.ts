@@ -57,7 +57,12 @@ export class LeaseClaims implements ClusterClaims {
     const deadline = performance.now() + maxWaitMs;
     for (;;) {
       const got = await leases.acquire(job.primary, leaseMs);
-      if (got.kind === "unavailable") return { kind: "fetch", lease: null };
+      if (got.kind === "unavailable") {
+        // The claim may have reached Redis even though its answer did not come back in
+        // time: whoever waits on that orphaned lease is told when this fetch is done,
+        // rather than waiting for the lease to run out.
+        return { kind: "fetch", lease: new HeldLease(leases, job.primary, null, leaseMs) };
+      }
       if (got.kind === "held-by-us") {
         const lease = new HeldLease(leases, job.primary, got.token, leaseMs);
         // Another node may have stored the key and let its lease go between this node's
@@ -109,19 +114,21 @@ export class LeaseClaims implements ClusterClaims {
 /**
  * The lease this node holds while it fetches a key: renewed while the fetch runs (a
  * large body can take longer than one lease), and ended with an announcement once what
- * it fetched is where other nodes can read it, or is known never to be.
+ * it fetched is where other nodes can read it, or is known never to be. Without a token
+ * (the claim's answer was lost) there is nothing to renew or release, only to announce.
  */
 export class HeldLease {
   readonly #leases: Leases;
   readonly #primary: string;
-  readonly #token: number;
-  readonly #renew: NodeJS.Timeout;
+  readonly #token: number | null;
+  readonly #renew: NodeJS.Timeout | undefined;
   #ended = false;
 
-  constructor(leases: Leases, primary: string, token: number, leaseMs: number) {
+  constructor(leases: Leases, primary: string, token: number | null, leaseMs: number) {
     this.#leases = leases;
     this.#primary = primary;
     this.#token = token;
+    if (token === null) return;
     this.#renew = setInterval(
       () => void leases.extend(primary, token, leaseMs),
       Math.max(50, Math.floor(leaseMs / 3)),
@@ -138,7 +145,7 @@ export class HeldLease {
       .then(async () => {
         clearInterval(this.#renew);
         await this.#leases.announce(this.#primary);
-        await this.#leases.release(this.#primary, this.#token);
+        if (this.#token !== null) await this.#leases.release(this.#primary, this.#token);
       });
   }
 }

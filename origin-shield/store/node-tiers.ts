@@ -30,6 +30,8 @@ export interface NodeTiers {
   health(): { memory: object; disk: LowerTierHealth | null; redis: LowerTierHealth | null };
   /** Every write to a lower tier started so far has landed. */
   settled(): Promise<void>;
+  /** Before a purge (store/purge-tiers.ts LocalTiers.fence). */
+  fence(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -107,6 +109,7 @@ export function buildTiers(shield: ShieldConfig, parts: NodeTierParts): NodeTier
       redis: redis?.health() ?? null,
     }),
     settled: () => tiered?.settled() ?? Promise.resolve(),
+    fence: () => tiered?.fence() ?? Promise.resolve(),
     close: async () => {
       await tiered?.settled();
       await Promise.all([disk?.close(), redis?.close()]);

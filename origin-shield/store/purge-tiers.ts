@@ -24,6 +24,11 @@ export interface LocalTiers {
   readonly memoryIndex: PurgeIndex;
   readonly disk: LowerTier | null;
   readonly diskIndex: PurgeIndex | null;
+  /**
+   * Called first: stop promoting reads that began before the purge, and let writes in
+   * flight land, so that the purge sees (and removes) what they store.
+   */
+  fence(): Promise<void>;
 }
 
 /** Every key an index holds for what the selector names. */
@@ -48,15 +53,10 @@ export async function purgeLocal(
   now: number,
   purged: (url: string) => void = () => {},
 ): Promise<number> {
+  await tiers.fence();
   const touched = new Set<string>();
-  for (const key of keysFor(tiers.memoryIndex, selector)) {
-    const obj = tiers.memory.peek(key);
-    if (obj === undefined) continue;
-    touched.add(key);
-    purged(obj.url);
-    if (soft) tiers.memory.replace(key, withMeta(obj, softPurgedMeta(obj.meta, now)));
-    else tiers.memory.delete(key);
-  }
+  // Disk first, memory last: a request that arrives meanwhile may find the disk copy and
+  // promote it to memory, and the memory step, which runs after, removes that too.
   const disk = tiers.disk;
   if (disk !== null && tiers.diskIndex !== null) {
     const work: Promise<void>[] = [];
@@ -66,6 +66,16 @@ export async function purgeLocal(
     }
     await Promise.all(work);
   }
+  for (const key of keysFor(tiers.memoryIndex, selector)) {
+    const obj = tiers.memory.peek(key);
+    if (obj === undefined) continue;
+    touched.add(key);
+    purged(obj.url);
+    if (soft) tiers.memory.replace(key, withMeta(obj, softPurgedMeta(obj.meta, now)));
+    else tiers.memory.delete(key);
+  }
+  // Reads from below still in flight began before the purge ended: none is promoted.
+  await tiers.fence();
   return touched.size;
 }
 

@@ -33,6 +33,8 @@ export class TieredStore implements Tier {
   readonly #reading: Map<string, Promise<LowerRecord | undefined>>[];
   /** Writes to lower tiers not yet landed. */
   readonly #writing = new Set<Promise<unknown>>();
+  /** Moves on at each purge: a read from below that started before one is not promoted. */
+  #generation = 0;
 
   constructor(memory: MemoryTier, lowers: readonly LowerTier[], observer?: LowerTierObserver) {
     this.memory = memory;
@@ -62,6 +64,7 @@ export class TieredStore implements Tier {
   }
 
   async #lookupBelow(primary: string, request: HeaderReader): Promise<StoredObject | undefined> {
+    const generation = this.#generation;
     for (let at = 0; at < this.lowers.length; at++) {
       const tier = this.lowers[at] as LowerTier;
       const started = performance.now();
@@ -76,7 +79,9 @@ export class TieredStore implements Tier {
       const record = found.record;
       const bytes = record.kind === "object" ? record.body.length : record.body.size;
       this.#observer?.read(tier.name, "hit", seconds, bytes);
-      this.#promote(obj, found.record, found.key, at, request);
+      // What was read before a purge may be the purged copy: it answers the request that
+      // read it, but no tier above keeps it.
+      if (generation === this.#generation) this.#promote(obj, found.record, found.key, at, request);
       return { ...obj, from: tier.name };
     }
     return undefined;
@@ -190,6 +195,15 @@ export class TieredStore implements Tier {
   clear(): void {
     this.memory.clear();
     for (const tier of this.lowers) this.track(tier.clear());
+  }
+
+  /**
+   * Before a purge: reads from below in flight will not be promoted, and every write
+   * started so far has landed (so the indexes the purge reads know of it).
+   */
+  async fence(): Promise<void> {
+    this.#generation++;
+    await this.settled();
   }
 
   /** Resolves when every write to a lower tier started so far has landed. */

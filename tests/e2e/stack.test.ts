@@ -4,79 +4,21 @@
  * requests. Checks that Cache-Status shows both tiers, that a second request is an edge
  * hit, and that image variants negotiated at the edge are never cross-served.
  */
-import { type ChildProcess, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildNode } from "../../scripts/build-node.mjs";
 import { startOrigin, type TestOrigin } from "../helpers/origin.ts";
-
-const ROOT = join(import.meta.dirname, "..", "..");
-const HOST = "127.0.0.1";
+import { freePort, HOST, processGroup, ROOT } from "../helpers/processes.ts";
 
 let origin: TestOrigin;
 let shield: ChildProcess | undefined;
 let edge: ChildProcess | undefined;
 let edgeUrl = "";
 let state = "";
-const output: string[] = [];
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, HOST, () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-function launch(name: string, command: string, args: string[]): ChildProcess {
-  const child = spawn(command, args, {
-    cwd: ROOT,
-    env: { ...process.env, WRANGLER_SEND_METRICS: "false", NO_COLOR: "1" },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  const keep = (d: Buffer) => {
-    output.push(
-      ...d
-        .toString()
-        .split("\n")
-        .map((l) => `[${name}] ${l}`),
-    );
-    if (output.length > 200) output.splice(0, output.length - 200);
-  };
-  child.stdout?.on("data", keep);
-  child.stderr?.on("data", keep);
-  return child;
-}
-
-async function ready(url: string, child: ChildProcess, name: string, ms: number): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) break;
-    try {
-      const res = await fetch(url);
-      if (res.ok) return;
-    } catch {
-      // not listening yet
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`${name} did not become ready at ${url}:\n${output.slice(-40).join("\n")}`);
-}
-
-async function stop(child: ChildProcess | undefined): Promise<void> {
-  if (child === undefined || child.exitCode !== null) return;
-  const exited = new Promise<void>((r) => child.once("exit", () => r()));
-  child.kill("SIGTERM");
-  const timer = setTimeout(() => child.kill("SIGKILL"), 5_000);
-  await exited;
-  clearTimeout(timer);
-}
+const { launch, ready, stop } = processGroup();
 
 const FORMATS = { avif: "image/avif", webp: "image/webp", jpeg: "image/jpeg" } as const;
 
