@@ -6,10 +6,12 @@
  * stale-while-revalidate and stale-if-error, CDN-Cache-Control, a private response that
  * must never be shared, Surrogate-Key tags for purging, a slow route to watch request
  * collapsing, and images that the origin itself negotiates by `Accept` (`Vary: Accept`).
+ * With `--jpeg-only` it has only the JPEG and PNG originals, as most sites do, so that
+ * what AVIF and WebP clients get is the CDN's own conversion.
  * `GET /__origin/stats` counts the requests that got this far, which is how a user (or a
  * test) sees what the caches in front of it absorbed.
  *
- *   tsx examples/demo-origin.ts [--port 9000] [--host 127.0.0.1]
+ *   tsx examples/demo-origin.ts [--port 9000] [--host 127.0.0.1] [--jpeg-only]
  */
 
 import { createHash, randomBytes } from "node:crypto";
@@ -38,6 +40,12 @@ export interface DemoOriginOptions {
   port?: number;
   /** Interface to bind. Default 127.0.0.1. */
   host?: string;
+  /**
+   * Serve every image as its JPEG or PNG original whatever the client accepts, with no
+   * `Vary: Accept`: an origin without AVIF or WebP, whose images the CDN converts.
+   * Default false.
+   */
+  jpegOnly?: boolean;
 }
 
 export interface DemoOrigin {
@@ -287,9 +295,10 @@ interface Context {
   images: ImageSet;
   startedAt: number;
   home: Reply;
+  jpegOnly: boolean;
 }
 
-function homePage(startedAt: number): Reply {
+function homePage(startedAt: number, jpegOnly: boolean): Reply {
   const imgs = IMAGES.map(
     (i) =>
       `      <figure><img src="/images/${i.name}" width="${Math.min(i.width, 400)}" alt="${i.label}"><figcaption><a href="/images/${i.name}">/images/${i.name}</a></figcaption></figure>`,
@@ -319,7 +328,11 @@ function homePage(startedAt: number): Reply {
       <li><a href="/slow?ms=2000">/slow?ms=2000</a>: answers after 2 s (at most ${MAX_SLOW_MS} ms), <code>max-age=30</code>: watch collapsing</li>
       <li><a href="/__origin/stats">/__origin/stats</a>: requests per path</li>
     </ul>
-    <p>Images: AVIF or WebP when <code>Accept</code> names them, else the original; <code>Vary: Accept</code>.</p>
+    <p>Images: ${
+      jpegOnly
+        ? "JPEG and PNG only, whatever <code>Accept</code> says: AVIF and WebP are the CDN's conversions."
+        : "AVIF or WebP when <code>Accept</code> names them, else the original; <code>Vary: Accept</code>."
+    }</p>
 ${imgs}
     <p><small>Origin started ${new Date(startedAt).toISOString()}.</small></p>
   </body>
@@ -390,16 +403,17 @@ function apiTagged(ctx: Context): Reply {
 function image(ctx: Context, name: string): Reply | null {
   const set = ctx.images.get(name);
   if (set === undefined) return null;
-  const v = set[pickImageFormat(ctx.req.headers.accept)];
+  const v = ctx.jpegOnly ? set.original : set[pickImageFormat(ctx.req.headers.accept)];
+  const headers: Record<string, string> = {
+    "content-type": v.contentType,
+    "cache-control": "public, max-age=86400",
+  };
+  // Every negotiated response depends on Accept, the original included: a cache that
+  // ignored Vary would hand the JPEG to an AVIF client or, worse, AVIF to an old one.
+  if (!ctx.jpegOnly) headers.vary = "Accept";
   return {
     status: 200,
-    headers: {
-      "content-type": v.contentType,
-      "cache-control": "public, max-age=86400",
-      // Every image response depends on Accept, the original included: a cache that
-      // ignored Vary would hand the JPEG to an AVIF client or, worse, AVIF to an old one.
-      vary: "Accept",
-    },
+    headers,
     body: v.body,
     etag: v.etag,
     lastModified: ctx.startedAt,
@@ -459,7 +473,8 @@ export async function startDemoOrigin(options: DemoOriginOptions = {}): Promise<
   const imageSet = await images();
   // Whole seconds: Last-Modified has no finer resolution, and If-Modified-Since compares to it.
   const startedAt = Math.floor(Date.now() / 1000) * 1000;
-  const home = homePage(startedAt);
+  const jpegOnly = options.jpegOnly === true;
+  const home = homePage(startedAt, jpegOnly);
   const stats = new Stats();
   const timers = new Set<NodeJS.Timeout>();
 
@@ -504,7 +519,16 @@ export async function startDemoOrigin(options: DemoOriginOptions = {}): Promise<
       res.writeHead(405, { allow: "GET, HEAD", "content-length": "0" }).end();
       return;
     }
-    const ctx: Context = { req, path, query, served, images: imageSet, startedAt, home };
+    const ctx: Context = {
+      req,
+      path,
+      query,
+      served,
+      images: imageSet,
+      startedAt,
+      home,
+      jpegOnly,
+    };
 
     if (path === "/slow") {
       const ms = slowDelay(query);
@@ -582,26 +606,29 @@ export async function startDemoOrigin(options: DemoOriginOptions = {}): Promise<
 // ---------------------------------------------------------------------------------------
 // Command line
 
-const USAGE = `Usage: tsx examples/demo-origin.ts [--port N] [--host H]
+const USAGE = `Usage: tsx examples/demo-origin.ts [--port N] [--host H] [--jpeg-only]
 
 The demo origin for the edge-cdn local stack (npm start).
 
 Options:
   --port N   TCP port to listen on, 0 for any free port (default ${DEFAULT_PORT})
   --host H   interface to bind (default ${DEFAULT_HOST})
+  --jpeg-only  serve only the JPEG and PNG originals, whatever Accept says (no
+             Vary: Accept), so that AVIF and WebP come from the CDN's conversion
   --help     show this help
 
 Routes: /  /api/time  /api/user  /api/tagged  /images/{${IMAGES.map((i) => i.name).join(",")}}
         /slow?ms=N (N ≤ ${MAX_SLOW_MS})  /__origin/stats (GET counters, DELETE resets)`;
 
 async function main(argv: string[]): Promise<void> {
-  let values: { port?: string; host?: string; help?: boolean };
+  let values: { port?: string; host?: string; "jpeg-only"?: boolean; help?: boolean };
   try {
     ({ values } = parseArgs({
       args: argv,
       options: {
         port: { type: "string" },
         host: { type: "string" },
+        "jpeg-only": { type: "boolean" },
         help: { type: "boolean", short: "h" },
       },
       strict: true,
@@ -624,7 +651,7 @@ async function main(argv: string[]): Promise<void> {
   const t0 = performance.now();
   let origin: DemoOrigin;
   try {
-    origin = await startDemoOrigin({ port, host });
+    origin = await startDemoOrigin({ port, host, jpegOnly: values["jpeg-only"] === true });
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     const why = e.code === "EADDRINUSE" ? "address already in use" : e.message;
@@ -632,7 +659,10 @@ async function main(argv: string[]): Promise<void> {
     process.exit(1);
   }
   const ms = Math.round(performance.now() - t0);
-  console.log(`demo origin listening on ${origin.url} (${IMAGES.length} images ready in ${ms} ms)`);
+  const only = values["jpeg-only"] === true ? ", JPEG and PNG only" : "";
+  console.log(
+    `demo origin listening on ${origin.url} (${IMAGES.length} images ready in ${ms} ms${only})`,
+  );
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;

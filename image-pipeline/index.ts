@@ -13,8 +13,9 @@ import { TransformQueue } from "./queue.ts";
 import type { PipelineSettings } from "./settings.ts";
 import { type TransformResult, transform } from "./transform.ts";
 
+export type { SignatureCheck } from "../core/variant/index.ts";
 export type { PipelineSettings } from "./settings.ts";
-export { checkSignature, type SignatureCheck, signTransform } from "./signing.ts";
+export { signTransform } from "./signing.ts";
 export type { TransformResult } from "./transform.ts";
 
 export class ImagePipeline {

@@ -1,22 +1,22 @@
 /**
  * `npm run sign-url -- [--config FILE] <transform URL>`: print a transform URL signed
  * with IMAGE_SIGNING_SECRET (or images.signing.secret from --config), in the canonical
- * form the shield checks. Your backend can do the same with signTransform (signing.ts),
- * or with any HMAC-SHA256: see README "Signed transform URLs".
+ * form both tiers check. Your backend can do the same with signTransform (core/variant,
+ * or ./signing.ts without awaiting), or with any HMAC-SHA256: see README "Signed
+ * transform URLs".
  */
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { parseConfig } from "../core/config/index.ts";
 import { normaliseUrl } from "../core/key/index.ts";
-import { formatTransformPath, parseTransformPath } from "../core/variant/index.ts";
-import { signTransform } from "./signing.ts";
+import { formatTransformPath, parseTransformPath, signTransform } from "../core/variant/index.ts";
 
 const USAGE = `Usage: IMAGE_SIGNING_SECRET=… npm run sign-url -- [--config FILE] /img/<options>/<path>[?query]
 
 Prints the URL with its sig option, in canonical form (full option names, sorted).
 A full URL (https://host/img/…) keeps its scheme and host.`;
 
-function main(argv: string[]): number {
+async function main(argv: string[]): Promise<number> {
   let parsed: ReturnType<typeof parseArgs>;
   try {
     parsed = parseArgs({
@@ -55,7 +55,7 @@ function main(argv: string[]): number {
     return 2;
   }
   const options = new Map(t.transform.options);
-  options.set("sig", signTransform(prefix, t.transform, url.query, secret));
+  options.set("sig", await signTransform(prefix, t.transform, url.query, secret));
   const sorted = new Map([...options].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
   const path = formatTransformPath(prefix, { options: sorted, source: t.transform.source });
   const query = url.query === "" ? "" : `?${url.query}`;
@@ -63,4 +63,4 @@ function main(argv: string[]): number {
   return 0;
 }
 
-process.exitCode = main(process.argv.slice(2));
+process.exitCode = await main(process.argv.slice(2));

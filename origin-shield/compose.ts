@@ -7,11 +7,13 @@
  *     transform URL: the image route (image/route.ts), handed a way to fetch sources ·
  *     other methods: pass through, then invalidate (pass/) ·
  *     bypass cookie or rule: pass through ·
+ *     a plain image path negotiated to AVIF or WebP: its conversion (image/convert.ts) ·
  *     GET/HEAD: the cache path (cache/cache-path.ts), handed the origin as its fetcher
  */
 import { isSafeMethod, requestDisposition } from "../core/policy/index.ts";
 import { serveFromCache } from "./cache/cache-path.ts";
 import type { ShieldContext } from "./context.ts";
+import { conversionFor, serveConversion } from "./image/convert.ts";
 import type { ImageRouteDeps } from "./image/route.ts";
 import { serveImage } from "./image/route.ts";
 import { originFetcher } from "./origin/fetcher.ts";
@@ -96,6 +98,9 @@ export function composeHandler(ctx: ShieldContext): ShieldHandler {
           : undefined,
       });
     }
+    // A plain image path whose client takes AVIF or WebP: converted from the source.
+    const conversion = conversionFor(images, routed);
+    if (conversion !== null) return serveConversion(images, routed, conversion);
     return fromCache(routed);
   };
 }

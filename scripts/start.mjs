@@ -55,7 +55,7 @@ const TAIL_LINES = 20;
 const COLORS = { origin: 36, shield: 35, edge: 33, redis: 31, start: 1 };
 
 const USAGE = `Usage: npm start -- [--origin-port N] [--shield-port N] [--edge-port N]
-                    [--cluster [--redis-port N]]
+                    [--cluster [--redis-port N]] [--jpeg-only]
 
 Runs the local edge-cdn stack on ${HOST}, no account or network needed:
   demo origin   examples/demo-origin.ts                 port ${DEFAULT_PORTS.origin}
@@ -78,6 +78,9 @@ Options:
   --edge-port N     port of the edge Worker (default ${DEFAULT_PORTS.edge})
   --cluster         run ${CLUSTER_SIZE} shields sharing a private Redis
   --redis-port N    port of that Redis (default: a free one); needs --cluster
+  --jpeg-only       the demo origin serves only its JPEG and PNG originals (no AVIF or
+                    WebP of its own): what AVIF and WebP clients get is the shield's
+                    conversion
   -h, --help        show this help`;
 
 export class UsageError extends Error {}
@@ -98,7 +101,7 @@ export class StackError extends Error {
 
 /**
  * @param {string[]} argv
- * @returns {{ help: true } | { help: false, ports: { origin: number, shield: number, edge: number }, cluster: boolean, redisPort: number | null }}
+ * @returns {{ help: true } | { help: false, ports: { origin: number, shield: number, edge: number }, cluster: boolean, redisPort: number | null, jpegOnly: boolean }}
  */
 export function parseFlags(argv) {
   let values;
@@ -111,6 +114,7 @@ export function parseFlags(argv) {
         "edge-port": { type: "string" },
         cluster: { type: "boolean" },
         "redis-port": { type: "string" },
+        "jpeg-only": { type: "boolean" },
         help: { type: "boolean", short: "h" },
       },
       strict: true,
@@ -126,6 +130,7 @@ export function parseFlags(argv) {
     if (raw !== undefined) ports[name] = portFlag(name, raw);
   }
   const cluster = values.cluster === true;
+  const jpegOnly = values["jpeg-only"] === true;
   if (!cluster) {
     if (values["redis-port"] !== undefined) {
       throw new UsageError("--redis-port needs --cluster (without it no Redis is started)");
@@ -135,7 +140,7 @@ export function parseFlags(argv) {
         `the three ports must differ, got origin ${ports.origin}, shield ${ports.shield}, edge ${ports.edge}`,
       );
     }
-    return { help: false, ports, cluster, redisPort: null };
+    return { help: false, ports, cluster, redisPort: null, jpegOnly };
   }
   const redisRaw = values["redis-port"];
   const redisPort = redisRaw === undefined ? null : portFlag("redis", redisRaw);
@@ -153,7 +158,7 @@ export function parseFlags(argv) {
       `the ports must differ, got origin ${ports.origin}, shields ${ports.shield}-${last}, edge ${ports.edge}${redis}`,
     );
   }
-  return { help: false, ports, cluster, redisPort };
+  return { help: false, ports, cluster, redisPort, jpegOnly };
 }
 
 /**
@@ -220,11 +225,12 @@ export function stackConfig(originUrl) {
  *
  * @param {{ origin: number, shield: number, edge: number }} ports
  * @param {{ path: string, json: string }} config
+ * @param {{ jpegOnly?: boolean }} [demo]  how the demo origin runs
  * @returns {ProcessSpec[]}
  */
-export function stackPlan(ports, config) {
+export function stackPlan(ports, config, demo = {}) {
   const shield = shieldSpec("shield", ports.shield, config.path);
-  return [originSpec(ports.origin), shield, edgeSpec(ports.edge, [shield.url], config)];
+  return [originSpec(ports.origin, demo), shield, edgeSpec(ports.edge, [shield.url], config)];
 }
 
 /**
@@ -234,9 +240,10 @@ export function stackPlan(ports, config) {
  * @param {{ path: string, json: string }} config  what the edge reads
  * @param {ClusterFiles} files
  * @param {{ binary: string, port: number }} redis
+ * @param {{ jpegOnly?: boolean }} [demo]  how the demo origin runs
  * @returns {ProcessSpec[]}
  */
-export function clusterPlan(ports, config, files, redis) {
+export function clusterPlan(ports, config, files, redis, demo = {}) {
   const redisUrl = `redis://${HOST}:${redis.port}`;
   const shields = files.shields.map((node, index) => {
     const spec = shieldSpec(node.name, ports.shield + index, node.path);
@@ -279,7 +286,7 @@ export function clusterPlan(ports, config, files, redis) {
       ready: (timeoutMs) => redisPing(redis.port, timeoutMs),
       timeoutMs: 10_000,
     },
-    originSpec(ports.origin),
+    originSpec(ports.origin, demo),
     ...shields,
     edgeSpec(
       ports.edge,
@@ -289,13 +296,14 @@ export function clusterPlan(ports, config, files, redis) {
   ];
 }
 
-/** @param {number} port @returns {ProcessSpec} */
-function originSpec(port) {
+/** @param {number} port @param {{ jpegOnly?: boolean }} demo @returns {ProcessSpec} */
+function originSpec(port, demo) {
   const url = `http://${HOST}:${port}`;
+  const args = ["examples/demo-origin.ts", "--port", String(port), "--host", HOST];
   return {
     name: "origin",
     command: bin("tsx"),
-    args: ["examples/demo-origin.ts", "--port", String(port), "--host", HOST],
+    args: demo.jpegOnly === true ? [...args, "--jpeg-only"] : args,
     url,
     readyUrl: `${url}/__origin/stats`,
     timeoutMs: 20_000,
@@ -921,8 +929,8 @@ async function main(argv) {
   }
   const plan =
     redis === null || files === null
-      ? stackPlan(ports, config)
-      : clusterPlan(ports, config, files, redis);
+      ? stackPlan(ports, config, flags)
+      : clusterPlan(ports, config, files, redis, flags);
   const stack = runStack(plan, { color });
 
   // Safety net: whatever ends this process, do not leave the stack running behind it.

@@ -12,4 +12,10 @@ export interface Env {
    * the shield nodes and the config's issues. Unset or blank, nobody sees them.
    */
   readonly EDGE_ADMIN_TOKEN?: string;
+  /**
+   * A secret: the HMAC key of signed transform URLs, as the shield's environment variable
+   * of the same name. When set (and not blank) it replaces `images.signing.secret`, and the
+   * edge refuses a transform URL without a valid signature before any lookup or fetch.
+   */
+  readonly IMAGE_SIGNING_SECRET?: string;
 }

@@ -16,6 +16,10 @@ export type EdgeErrorCode =
   | "unsupported_option"
   /** 400: a width (or height) outside `images.widths` with widthPolicy allow-list. */
   | "width_not_allowed"
+  /** 403: signing is configured and a transform URL has no `sig` option (as the shield). */
+  | "missing_signature"
+  /** 403: a transform URL's `sig` is not the signature of its options and source. */
+  | "bad_signature"
   /** 404: a path the edge keeps to itself (/__shield/…, /__edge/…), never forwarded. */
   | "not_found"
   /** 421: no configured origin serves this host (RFC 9110 §15.5.20). */
@@ -38,6 +42,8 @@ const STATUS: Readonly<Record<EdgeErrorCode, number>> = {
   invalid_option: 400,
   unsupported_option: 400,
   width_not_allowed: 400,
+  missing_signature: 403,
+  bad_signature: 403,
   not_found: 404,
   unknown_host: 421,
   upstream_unreachable: 502,

@@ -1,6 +1,8 @@
 /**
  * Images: which paths the edge negotiates, and the transform pipeline's options, bounds
- * and signing (the pipeline runs in the shield; the edge reads only the first part).
+ * and signing. The pipeline runs in the shield; the edge reads what it needs to key and
+ * refuse a request before it forwards it: the paths and formats, the option resolution,
+ * the signing secret and the Client Hints settings.
  * Bounded everything: input pixels and bytes, output size, time per
  * transform, transforms at once and waiting, and distinct variants per source image.
  */
@@ -91,10 +93,38 @@ const SigningSchema = z
       .min(32, "must be at least 32 characters")
       .optional()
       .describe(
-        "HMAC-SHA256 key for signed transform URLs; when set, a transform URL without a valid sig option gets 403. Prefer the IMAGE_SIGNING_SECRET environment variable to writing it in a file. Default: unset (no signing).",
+        "HMAC-SHA256 key for signed transform URLs; when set, a transform URL without a valid sig option gets 403 missing_signature or bad_signature. Both tiers check it with one implementation, and the edge refuses before any cache lookup or fetch. Set it as the IMAGE_SIGNING_SECRET environment variable at the shield and as the Worker secret IMAGE_SIGNING_SECRET at the edge (`npx wrangler secret put IMAGE_SIGNING_SECRET`; a config file or the CDN_CONFIG var is readable by more people); each overrides this field. A URL signed with format=auto, width=auto or dpr=auto is also accepted with each value auto can resolve to (a negotiated format, a width of images.widths, a dpr of images.dprs, or the option left out). Default: unset (no signing).",
       ),
   })
-  .describe("Signed transform URLs (shield).");
+  .describe("Signed transform URLs (both tiers).");
+
+const ClientHintsSchema = z
+  .strictObject({
+    enabled: z
+      .boolean()
+      .default(true)
+      .describe(
+        "Honour Client Hints (RFC 8942) in transform URLs: width=auto takes Sec-CH-Width (or Width), the image's width in device pixels, else Sec-CH-Viewport-Width (or Viewport-Width) × Sec-CH-DPR (or DPR), rounded up to images.widths; dpr=auto takes Sec-CH-DPR (or DPR), rounded up to images.dprs, except beside a width=auto that a hint resolved (that width is in device pixels already). Without hints width=auto means no resize and dpr=auto means 1; malformed hints are ignored. The edge resolves auto before keying and forwarding, so every cached variant names concrete values, and the response lists the hints in Vary. Off: auto resolves as if no hints were sent. Default true.",
+      ),
+    advertise: z
+      .boolean()
+      .default(false)
+      .describe(
+        "Add Accept-CH: Sec-CH-DPR, Sec-CH-Width, Sec-CH-Viewport-Width to HTML responses at the edge (merged with any Accept-CH the origin sends), so Chromium-based browsers send those hints with the page's image requests. Off by default because it changes the site's own headers and asks every browser for more about its screen; width=auto needs it on, or the origin's own Accept-CH. Default false.",
+      ),
+    critical: z
+      .boolean()
+      .default(false)
+      .describe(
+        "With advertise, also send Critical-CH naming the same hints: a browser that loaded the page without them loads it again with them, one more round trip on a first visit. Only worth it when the HTML itself depends on the hints. Default false.",
+      ),
+  })
+  .superRefine((hints, ctx) => {
+    if (hints.critical && !hints.advertise) {
+      ctx.addIssue({ code: "custom", path: ["critical"], message: "needs advertise: true" });
+    }
+  })
+  .describe("Client Hints for width=auto and dpr=auto (edge and shield).");
 
 export const ImagesSchema = z
   .strictObject({
@@ -107,6 +137,12 @@ export const ImagesSchema = z
       .default(["avif", "webp"])
       .superRefine(unique("format"))
       .describe('Modern formats to offer, preferred first. Default ["avif","webp"].'),
+    convert: z
+      .enum(["auto", "off"])
+      .default("auto")
+      .describe(
+        'What the shield does for a plain image path (images.paths) whose client negotiated AVIF or WebP while the origin has JPEG, PNG or GIF: "auto" converts the source to that format (no resize; animation kept; the transform limits and queue apply), stored as a variant of its own that purging the source purges, and serves the original instead when the conversion is not smaller; "off" serves what the origin sends. Sources the origin already serves as AVIF or WebP pass through either way. Default "auto".',
+      ),
     widths: z
       .array(z.number().int("must be an integer").positive("must be positive"))
       .min(1, "must not be empty")
@@ -178,5 +214,6 @@ export const ImagesSchema = z
       ),
     limits: LimitsSchema.prefault({}),
     signing: SigningSchema.prefault({}),
+    clientHints: ClientHintsSchema.prefault({}),
   })
   .describe("Image variant negotiation (edge) and the transform pipeline (shield).");

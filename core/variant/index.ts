@@ -1,3 +1,17 @@
+export {
+  ADVERTISED_HINTS,
+  type AutoSize,
+  autoDprChoices,
+  autoWidthChoices,
+  type ClientHints,
+  clientHintsAdvertisement,
+  type HintAdvertisement,
+  type HintFields,
+  NO_CLIENT_HINTS,
+  readClientHints,
+  resolveAutoSize,
+  usesClientHints,
+} from "./client-hints.ts";
 export { parseColour, type Rgba, WHITE } from "./colour.ts";
 export { ImageError, type ImageErrorCode } from "./image-error.ts";
 export {
@@ -11,6 +25,14 @@ export {
   roundWidth,
   variantId,
 } from "./image-variant.ts";
+export {
+  checkSignature,
+  type SignatureCheck,
+  signatureRefusal,
+  signedForms,
+  signedMessage,
+  signTransform,
+} from "./signature.ts";
 export {
   type Fit,
   type Gravity,

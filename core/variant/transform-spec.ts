@@ -88,8 +88,11 @@ export function resolveTransform(
   const get = (name: string): string | undefined => options.get(name);
   const limits = images.limits;
 
+  // dpr=auto is resolved from Client Hints before this point (client-hints.ts
+  // resolveAutoSize); one that reaches here is read as no dpr, as no hints would make it.
   const dprText = get("dpr");
-  const dpr = dprText === undefined ? 1 : roundDpr(Number(dprText), images.dprs);
+  const dpr =
+    dprText === undefined || dprText === "auto" ? 1 : roundDpr(Number(dprText), images.dprs);
 
   // The pixel size (CSS size × dpr) is what rounds to a step: `w=320,dpr=2` and `w=640`
   // are one variant. With both sides, the height follows the width's scale.

@@ -44,6 +44,14 @@ function decimalIn(min: number, max: number): Check {
       : `must be a number from ${min} to ${max}`;
 }
 
+function orAuto(check: Check): Check {
+  return (v) => {
+    if (v === "auto") return null;
+    const problem = check(v);
+    return problem === null ? null : `${problem} or auto`;
+  };
+}
+
 const GRAVITY_POINT =
   /^(?:0(?:\.[0-9]{1,4})?|1(?:\.0{1,4})?)x(?:0(?:\.[0-9]{1,4})?|1(?:\.0{1,4})?)$/;
 const SIGNATURE = /^[A-Za-z0-9_-]{16,128}$/;
@@ -63,7 +71,8 @@ const OPTIONS: ReadonlyMap<string, { check: Check; numeric: boolean }> = new Map
   ["brightness", { check: decimalIn(0, 10), numeric: true }],
   ["compression", { check: oneOf("fast"), numeric: false }],
   ["contrast", { check: decimalIn(0, 10), numeric: true }],
-  ["dpr", { check: decimalIn(0.1, 10), numeric: true }],
+  // dpr=auto takes the device pixel ratio from Client Hints (client-hints.ts).
+  ["dpr", { check: orAuto(decimalIn(0.1, 10)), numeric: true }],
   [
     "fit",
     { check: oneOf("scale-down", "contain", "cover", "crop", "pad", "squeeze"), numeric: false },

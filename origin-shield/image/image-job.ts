@@ -14,6 +14,11 @@ export interface ImageJob {
   readonly sourcePath: string;
   /** format=auto was resolved here from Accept: responses say `Vary: Accept`. */
   readonly negotiated: boolean;
+  /**
+   * The Client Hints width=auto or dpr=auto was resolved here from (core/variant
+   * resolveAutoSize), for Vary (RFC 8942 §2.2); absent or empty: none.
+   */
+  readonly varyHints?: readonly string[] | undefined;
 }
 
 /** A transform URL resolved for one Accept value: what the key and the fill need. */

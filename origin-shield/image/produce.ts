@@ -154,7 +154,7 @@ async function produceVariant(
   return answer(200, headers, out.data, lifetime);
 }
 
-function cachingHeaders(deps: ProduceDeps, flat: readonly string[]): HeaderPairs {
+export function cachingHeaders(deps: ProduceDeps, flat: readonly string[]): HeaderPairs {
   const targeted = deps.targetedCacheControl;
   const out: HeaderPairs = [];
   for (let i = 0; i < flat.length; i += 2) {
@@ -164,7 +164,7 @@ function cachingHeaders(deps: ProduceDeps, flat: readonly string[]): HeaderPairs
   return out;
 }
 
-function variantEtag(deps: ProduceDeps, input: Buffer, id: string): string {
+export function variantEtag(deps: ProduceDeps, input: Buffer, id: string): string {
   let digest = digests.get(input);
   if (digest === undefined) {
     digest = createHash("sha256").update(input).digest("base64url");
@@ -178,7 +178,7 @@ function variantEtag(deps: ProduceDeps, input: Buffer, id: string): string {
 }
 
 /** Whether a revalidation's If-None-Match names this ETag (RFC 9110 §13.1.2). */
-function matches(conditional: HeaderPairs, etag: string): boolean {
+export function matches(conditional: HeaderPairs, etag: string): boolean {
   const ours = parseETag(etag);
   if (ours === null) return false;
   for (const [name, value] of conditional) {
@@ -221,7 +221,7 @@ async function readBody(r: ShieldResponse, max: number): Promise<Buffer> {
  * consecutive views of the one buffer it stores (store/memory-tier.ts); those are joined
  * without a copy.
  */
-function joined(chunks: readonly Buffer[], size: number): Buffer {
+export function joined(chunks: readonly Buffer[], size: number): Buffer {
   const first = chunks[0];
   if (first === undefined) return Buffer.alloc(0);
   let at = first.byteOffset;
@@ -265,7 +265,7 @@ function failure(
   );
 }
 
-function answer(
+export function answer(
   status: number,
   headers: HeaderPairs,
   body: Buffer | null,
@@ -278,11 +278,11 @@ async function* once(body: Buffer | null): AsyncGenerator<Buffer> {
   if (body !== null) yield body;
 }
 
-function closeBody(r: ShieldResponse): void {
-  if (r.body !== null && !Buffer.isBuffer(r.body)) r.body.close();
+export function closeBody(response: ShieldResponse): void {
+  if (response.body !== null && !Buffer.isBuffer(response.body)) response.body.close();
 }
 
-function headerOf(flat: readonly string[], name: string): string | undefined {
+export function headerOf(flat: readonly string[], name: string): string | undefined {
   for (let i = 0; i < flat.length; i += 2) if (flat[i] === name) return flat[i + 1];
   return undefined;
 }

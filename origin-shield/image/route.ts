@@ -1,7 +1,8 @@
 /**
  * `/img/<options>/<path>`: an image transform request at the shield.
  *
- *   parse (core/variant) → signature → format=auto from Accept → resolve options
+ *   parse (core/variant) → signature (core/variant, the check the edge runs) →
+ *   format=auto from Accept, width=auto and dpr=auto from Client Hints → resolve options
  *   (core/variant) → variant bound → the cache, keyed by the resolved options
  *
  * From the key on, a variant is an ordinary cached object (cache/cache-path.ts): hit,
@@ -17,15 +18,20 @@ import { NO_CREDENTIALS } from "../../core/policy/index.ts";
 import type { TransformUrl } from "../../core/variant/index.ts";
 import {
   autoFormatChoices,
+  type ClientHints,
+  checkSignature,
   ImageError,
+  NO_CLIENT_HINTS,
   parseTransformPath,
+  readClientHints,
   resolveAutoFormat,
+  resolveAutoSize,
   resolveTransform,
+  signatureRefusal,
   type TransformSpec,
   transformVariantId,
   variantPath,
 } from "../../core/variant/index.ts";
-import { checkSignature } from "../../image-pipeline/index.ts";
 import type { CacheDeps } from "../cache/cache-deps.ts";
 import { serveFromCache } from "../cache/cache-path.ts";
 import { rejection } from "../rejection.ts";
@@ -41,7 +47,7 @@ export interface ImageRouteDeps extends ProduceDeps {
   readonly images: ImagesConfig;
   /** The bound on variants per source image. */
   readonly variants: VariantTracker;
-  /** Transform URLs already resolved, by URL and Accept. */
+  /** Transform URLs already resolved, by URL, Accept and Client Hints. */
   readonly resolved: LRUCache<string, ResolvedImage>;
 }
 
@@ -57,19 +63,32 @@ export function serveImage(
     return refuse(deps, e, ["allow", "GET, HEAD"]);
   }
   // A hit should not pay for parsing, signature and resolution again: the answer for a
-  // URL and an Accept value is remembered (browsers send a handful of Accept values).
+  // URL and an Accept value is remembered (browsers send a handful of Accept values), and
+  // for a URL with an auto option, for the hints' values too.
   const url = routed.url;
   const accept = routed.reader.get("accept") ?? "";
-  const memoKey = `${url.url}\n${accept}`;
-  let resolved = deps.resolved.get(memoKey);
-  if (resolved === undefined) {
-    const out = resolve(deps, url, accept);
+  const hints = url.path.includes("=auto") ? readClientHints(routed.reader) : NO_CLIENT_HINTS;
+  const memoKey =
+    hints === NO_CLIENT_HINTS
+      ? `${url.url}\n${accept}`
+      : `${url.url}\n${accept}\n${hints.width},${hints.viewportWidth},${hints.dpr}`;
+  const resolved = deps.resolved.get(memoKey);
+  if (resolved !== undefined) return serveResolved(deps, routed, resolved);
+  // The signature is checked with WebCrypto (core/variant), which answers asynchronously.
+  return resolve(deps, url, accept, hints).then((out) => {
     if ("status" in out) return out;
-    resolved = out;
     // A URL far longer than a site's own is resolved each time instead: a burst of them
     // would otherwise push the ordinary URLs out of the (byte-bounded) memo.
-    if (memoKey.length <= MEMO_MAX_KEY) deps.resolved.set(memoKey, resolved);
-  }
+    if (memoKey.length <= MEMO_MAX_KEY) deps.resolved.set(memoKey, out);
+    return serveResolved(deps, routed, out);
+  });
+}
+
+function serveResolved(
+  deps: ImageRouteDeps,
+  routed: RoutedRequest,
+  resolved: ResolvedImage,
+): ShieldResponse | Promise<ShieldResponse> {
   const job = resolved.job;
   // A variant is made here, never passed to an origin: it is made from a source fetched
   // without the client's credentials, so they have no say in whom it may be shared with.
@@ -81,14 +100,17 @@ export function serveImage(
     derivedFrom: job.sourceUrl,
     fetch: variantFetcher(deps, routed, job),
   });
-  return job.negotiated ? withVaryAccept(res) : res;
+  const hinted = job.varyHints ?? [];
+  if (!job.negotiated && hinted.length === 0) return res;
+  return withVary(res, job.negotiated ? ["accept", ...hinted] : hinted);
 }
 
-function resolve(
+async function resolve(
   deps: ImageRouteDeps,
   url: NormalisedUrl,
   accept: string,
-): ResolvedImage | ShieldResponse {
+  hints: ClientHints,
+): Promise<ResolvedImage | ShieldResponse> {
   const images = deps.images;
   const prefix = images.transformPrefix;
   const parsed = parseTransformPath(url.path, prefix);
@@ -97,21 +119,12 @@ function resolve(
   }
   const secret = images.signing.secret;
   if (secret !== undefined) {
-    const check = checkSignature(parsed.transform, url.query, images, secret);
-    if (check !== "ok") {
-      return refuse(
-        deps,
-        check === "missing"
-          ? new ImageError("missing_signature", "this CDN transforms signed URLs only", {
-              option: "sig",
-            })
-          : new ImageError("bad_signature", "the signature does not match this URL", {
-              option: "sig",
-            }),
-      );
-    }
+    const check = await checkSignature(parsed.transform, url.query, images, secret);
+    if (check !== "ok") return refuse(deps, signatureRefusal(check));
   }
-  const { transform, negotiated } = resolveAutoFormat(parsed.transform, accept, images);
+  const formatted = resolveAutoFormat(parsed.transform, accept, images);
+  const negotiated = formatted.negotiated;
+  const { transform, vary } = resolveAutoSize(formatted.transform, hints, images);
   let spec: TransformSpec;
   try {
     spec = resolveTransform(transform.options, images);
@@ -120,7 +133,7 @@ function resolve(
     throw err;
   }
   const id = transformVariantId(spec);
-  const job = imageJob(url, transform, spec, id, negotiated);
+  const job = imageJob(url, transform, spec, id, negotiated, vary);
   if (!deps.variants.admit(job.sourceUrl, id)) {
     return refuse(
       deps,
@@ -163,6 +176,7 @@ function imageJob(
   spec: TransformSpec,
   id: string,
   negotiated: boolean,
+  varyHints: readonly string[],
 ): ImageJob {
   const source = transform.source;
   return {
@@ -172,6 +186,7 @@ function imageJob(
     sourceUrl: storedUrl(url, source),
     sourcePath: source,
     negotiated,
+    varyHints,
   };
 }
 
@@ -184,14 +199,19 @@ function storedUrl(url: NormalisedUrl, path: string): string {
   return `${url.scheme}://${url.host}${path}${query(url)}`;
 }
 
-/** RFC 9110 §12.5.5: the response was chosen by Accept. */
-function withVaryAccept(
+/**
+ * RFC 9110 §12.5.5: the response was chosen by these request fields (Accept for
+ * format=auto; the Client Hints for width=auto and dpr=auto, RFC 8942 §2.2).
+ */
+function withVary(
   res: ShieldResponse | Promise<ShieldResponse>,
+  fields: readonly string[],
 ): ShieldResponse | Promise<ShieldResponse> {
+  const value = fields.join(", ");
   // Every answer's header list is its own (copied from the stored one, or built for this
   // response), so the field is appended in place.
   const add = (answer: ShieldResponse): ShieldResponse => {
-    answer.headers.push("vary", "accept");
+    answer.headers.push("vary", value);
     return answer;
   };
   return res instanceof Promise ? res.then(add) : add(res);

@@ -137,7 +137,7 @@ export class ShieldMetrics {
     });
     this.imageTransforms = new Counter({
       name: "shield_image_transforms_total",
-      help: "Image variants made, by result: ok, not_modified (revalidated without a transform), or the error code.",
+      help: "Image variants made, by result: ok, not_modified (revalidated without a transform), the error code, or for a plain path's conversion kept_original (the encode was not smaller) and passed_through (not a JPEG, PNG or GIF).",
       labelNames: ["result"],
       registers,
     });

@@ -255,6 +255,27 @@ describe("demo origin", () => {
   });
 });
 
+describe("demo origin, JPEG-only mode", () => {
+  it("serves each image's JPEG or PNG original whatever Accept names, without Vary, and says so on its page", async () => {
+    const only = await startDemoOrigin({ port: 0, jpegOnly: true });
+    try {
+      const accept = "image/avif,image/webp,image/apng,image/*,*/*;q=0.8";
+      for (const [path, type, format] of [
+        ["/images/hero.jpg", "image/jpeg", "jpeg"],
+        ["/images/logo.png", "image/png", "png"],
+      ] as const) {
+        const res = await fetch(`${only.url}${path}`, { headers: { accept } });
+        expect(res.headers.get("content-type")).toBe(type);
+        expect(res.headers.get("vary")).toBeNull();
+        expect((await sharp(Buffer.from(await res.arrayBuffer())).metadata()).format).toBe(format);
+      }
+      expect(await (await fetch(`${only.url}/`)).text()).toContain("JPEG and PNG only");
+    } finally {
+      await only.close();
+    }
+  });
+});
+
 describe("examples/shield.config.json", () => {
   it("is valid for the shared schema and points at the demo origin", () => {
     const config = parseConfigJson(

@@ -41,7 +41,12 @@ interface Ports {
 interface StartModule {
   SHIELD_NODES_VAR: string;
   runStack(specs: Spec[], options?: { out?: NodeJS.WritableStream; pollMs?: number }): Stack;
-  stackPlan(ports: Ports, config: { path: string; json: string }): Spec[];
+  stackPlan(
+    ports: Ports,
+    config: { path: string; json: string },
+    demo?: { jpegOnly?: boolean },
+  ): Spec[];
+  parseFlags(argv: string[]): { help: boolean; jpegOnly?: boolean };
   stackConfig(originUrl: string): { path: string; json: string; cleanup(): void };
   banner(ports: Ports): string;
   StackError: new (...args: never[]) => Error & { processName?: string; stopped: boolean };
@@ -235,9 +240,18 @@ describe("npm start runner (scripts/start.mjs runStack)", () => {
 describe("npm start command line", () => {
   it("--help explains every flag", async () => {
     const { stdout } = await run(process.execPath, [startScript, "--help"]);
-    for (const flag of ["--origin-port", "--shield-port", "--edge-port", "--help"]) {
+    for (const flag of ["--origin-port", "--shield-port", "--edge-port", "--jpeg-only", "--help"]) {
       expect(stdout).toContain(flag);
     }
+  });
+
+  it("--jpeg-only runs the demo origin with its JPEG and PNG originals only", () => {
+    expect(start.parseFlags(["--jpeg-only"])).toMatchObject({ help: false, jpegOnly: true });
+    expect(start.parseFlags([])).toMatchObject({ help: false, jpegOnly: false });
+    const ports = { origin: 9000, shield: 8080, edge: 8787 };
+    const config = { path: "examples/shield.config.json", json: "{}" };
+    expect(start.stackPlan(ports, config, { jpegOnly: true })[0]?.args).toContain("--jpeg-only");
+    expect(start.stackPlan(ports, config)[0]?.args).not.toContain("--jpeg-only");
   });
 
   it("refuses bad flags with exit code 2", async () => {

@@ -32,6 +32,7 @@ import {
 } from "../../core/purge/index.ts";
 import { rendezvousNodes, rendezvousOrder, routeOrigin } from "../../core/routing/index.ts";
 import { negotiateFormat, variantId } from "../../core/variant/index.ts";
+import { imageAgreementCases } from "./agreement-images.ts";
 import { variantAgreementCases } from "./agreement-variant.ts";
 
 const T0 = Date.UTC(2026, 0, 1);
@@ -142,6 +143,7 @@ const RENDEZVOUS_KEYS = [
 
 export interface AgreementCase {
   readonly name: string;
+  /** What the case computes; a promise (WebCrypto) is awaited. */
   readonly run: () => unknown;
   readonly expected: unknown;
 }
@@ -516,4 +518,5 @@ export const agreementCases: readonly AgreementCase[] = [
     ],
   },
   ...variantAgreementCases,
+  ...imageAgreementCases,
 ];

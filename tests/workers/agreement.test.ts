@@ -8,7 +8,7 @@ describe("core agrees with itself across runtimes: workerd", () => {
     expect(navigator.userAgent).toBe("Cloudflare-Workers");
   });
 
-  it.each(agreementCases)("$name", ({ run, expected }) => {
-    expect(run()).toEqual(expected);
+  it.each(agreementCases)("$name", async ({ run, expected }) => {
+    expect(await run()).toEqual(expected);
   });
 });

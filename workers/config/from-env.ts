@@ -11,14 +11,14 @@ import type { Env } from "../bindings.ts";
 import { loadConfig } from "./load.ts";
 import { type EdgeRuntime, edgeRuntime } from "./runtime.ts";
 
-/** The CDN_CONFIG and SHIELD_NODES text whose issues were logged last. */
+/** The CDN_CONFIG, SHIELD_NODES and signing secret whose issues were logged last. */
 let logged: string | null = null;
 
 export function runtimeFromEnv(env: Env): EdgeRuntime | ConfigError {
-  const config = loadConfig(env.CDN_CONFIG);
+  const config = loadConfig(env.CDN_CONFIG, env.IMAGE_SIGNING_SECRET);
   const runtime = config instanceof ConfigError ? config : edgeRuntime(config, env.SHIELD_NODES);
   if (runtime instanceof ConfigError) {
-    const text = `${env.CDN_CONFIG ?? ""}\u0000${env.SHIELD_NODES ?? ""}`;
+    const text = `${env.CDN_CONFIG ?? ""}\u0000${env.SHIELD_NODES ?? ""}\u0000${env.IMAGE_SIGNING_SECRET ?? ""}`;
     if (text !== logged) {
       logged = text;
       console.error(`edge: refusing to serve: ${runtime.message}`);

@@ -39,6 +39,8 @@ export interface EdgeRequest {
   readonly accept: string | undefined;
   /** The response depends on Accept: say so with Vary (negotiated images only). */
   readonly varyAccept: boolean;
+  /** The Client Hints the response depends on (width=auto, dpr=auto), for Vary. */
+  readonly varyHints: readonly string[];
   /** The forwarded request's fields, as the policy reads them. */
   readonly policyHeaders: HeaderReader;
   /**

@@ -16,13 +16,22 @@ import {
 } from "../../core/key/index.ts";
 import { cacheAction, decide, requestDisposition } from "../../core/policy/index.ts";
 import { hostnameOf, routeOrigin } from "../../core/routing/index.ts";
-import { transformSourcePath } from "../../core/variant/index.ts";
+import {
+  isTransformPath,
+  NO_CLIENT_HINTS,
+  readClientHints,
+  transformSourcePath,
+} from "../../core/variant/index.ts";
 import { discard } from "../cache/body.ts";
 import type { EntryStore, StoredEntry } from "../cache/entry-store.ts";
 import type { EdgeRuntime } from "../config/runtime.ts";
 import { EdgeError } from "../errors.ts";
 import { clientAddress } from "../request/forward-headers.ts";
-import { negotiateImageVariant } from "../request/image-request.ts";
+import {
+  type InvalidImage,
+  negotiateImageVariant,
+  refuseUnsigned,
+} from "../request/image-request.ts";
 import { reservedNamespace } from "../request/reserved-path.ts";
 import { type BackgroundTasks, type EdgeRequest, policyView } from "./edge-request.ts";
 import { fetchAndStore } from "./miss.ts";
@@ -54,11 +63,17 @@ export async function handleEdgeRequest(
     const message = `no origin is configured for ${hostnameOf(url.host)}${url.path}`;
     return new EdgeError("unknown_host", message).toResponse({ cache: name });
   }
-  const image = negotiateImageVariant(url.path, client.headers.get("accept"), rt.config.images);
-  if (image.kind === "invalid") {
-    const e = new EdgeError(image.code, image.message, image.option);
-    return e.toResponse({ cache: name });
+  const images = rt.config.images;
+  const transform = isTransformPath(url.path, images.transformPrefix);
+  // A forged or unsigned transform URL is refused here, before any lookup or fetch. Other
+  // methods go on to the shield, which refuses them (405) before it checks a signature.
+  if (transform && images.signing.secret !== undefined && isGetOrHead(client.method)) {
+    const refused = await refuseUnsigned(url.path, url.query, images);
+    if (refused !== null) return refuse(refused, name);
   }
+  const hints = transform ? readClientHints(client.headers) : NO_CLIENT_HINTS;
+  const image = negotiateImageVariant(url.path, client.headers.get("accept"), images, hints);
+  if (image.kind === "invalid") return refuse(image, name);
   const accept = image.kind === "image" ? image.accept : undefined;
   const forwardedFor = clientAddress(client.headers);
   const er: EdgeRequest = {
@@ -77,6 +92,7 @@ export async function handleEdgeRequest(
     query: url.query,
     accept,
     varyAccept: image.kind === "image" && image.varyAccept,
+    varyHints: image.kind === "image" ? image.varyHints : [],
     policyHeaders: policyView(client.headers, {
       accept,
       host: url.host,
@@ -102,6 +118,14 @@ export async function handleEdgeRequest(
   );
   if (disposition.kind === "pass") return passThrough(er, key, disposition);
   return serveCacheable(er, key);
+}
+
+function isGetOrHead(method: string): boolean {
+  return method === "GET" || method === "HEAD";
+}
+
+function refuse(image: InvalidImage, name: string): Response {
+  return new EdgeError(image.code, image.message, image.option).toResponse({ cache: name });
 }
 
 /**

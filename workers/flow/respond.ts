@@ -13,6 +13,7 @@ import {
   notModifiedHeaders,
   withoutHopByHop,
 } from "../../core/policy/index.ts";
+import { clientHintsAdvertisement } from "../../core/variant/index.ts";
 import { discard, type StoredBody } from "../cache/body.ts";
 import { META_HEADER } from "../cache/meta-codec.ts";
 import type { EdgeRequest } from "./edge-request.ts";
@@ -20,14 +21,35 @@ import type { EdgeRequest } from "./edge-request.ts";
 /** Statuses whose responses never have a body (RFC 9110 §6.4.1). */
 const NULL_BODY = new Set([101, 103, 204, 205, 304]);
 
-/** Add Accept to Vary (RFC 9110 §12.5.5), keeping what the origin listed. */
-function addVaryAccept(headers: Headers): void {
+/**
+ * Add fields to Vary (RFC 9110 §12.5.5), keeping what the origin listed: Accept for a
+ * negotiated format, the Client Hints a width=auto or dpr=auto was resolved from
+ * (RFC 8942 §2.2).
+ */
+function addVary(headers: Headers, names: readonly string[]): void {
   const vary = headers.get("vary");
-  if (vary === null || vary.trim() === "") headers.set("vary", "Accept");
-  else {
-    const fields = parseVary(vary);
-    if (fields !== "*" && !fields.includes("accept")) headers.set("vary", `${vary}, Accept`);
-  }
+  const listed = parseVary(vary);
+  if (listed === "*") return;
+  const missing = names.filter((name) => !listed.includes(name.toLowerCase()));
+  if (missing.length === 0) return;
+  const added = missing.join(", ");
+  headers.set("vary", vary === null || vary.trim() === "" ? added : `${vary}, ${added}`);
+}
+
+const ACCEPT: readonly string[] = ["Accept"];
+
+/**
+ * Ask for Client Hints on an HTML response when images.clientHints.advertise is on
+ * (core clientHintsAdvertisement), merged with any the origin asks for.
+ */
+function advertiseHints(er: EdgeRequest, headers: Headers): void {
+  const images = er.rt.config.images;
+  if (!images.clientHints.advertise) return;
+  const current = { acceptCh: headers.get("accept-ch"), criticalCh: headers.get("critical-ch") };
+  const advertised = clientHintsAdvertisement(headers.get("content-type"), current, images);
+  if (advertised === null) return;
+  headers.set("accept-ch", advertised.acceptCh);
+  if (advertised.criticalCh !== null) headers.set("critical-ch", advertised.criticalCh);
 }
 
 function headersOf(pairs: HeaderPairs): Headers {
@@ -59,7 +81,9 @@ function finish(
   body: StoredBody,
   statusText?: string,
 ): Response {
-  if (er.varyAccept) addVaryAccept(headers);
+  if (er.varyAccept) addVary(headers, ACCEPT);
+  if (er.varyHints.length > 0) addVary(headers, er.varyHints);
+  advertiseHints(er, headers);
   let out = body;
   if (out !== null && (er.client.method === "HEAD" || NULL_BODY.has(status))) {
     discard(out);
