@@ -24,6 +24,9 @@ export default defineConfig({
           cloudflareTest({
             main: "./workers/index.ts",
             wrangler: { configPath: "./wrangler.toml" },
+            // A Workers rate-limiting binding as miniflare runs it, for the test that hands
+            // it to the edge as EDGE_RATE_LIMITER (wrangler.toml binds none in dev).
+            miniflare: { ratelimits: { TEST_RATE_LIMITER: { simple: { limit: 3, period: 60 } } } },
           }),
         ],
         test: {

@@ -4,13 +4,20 @@
  * cached object; the profile is summarised as self time by function and by file, in µs
  * per request (total samples × interval ÷ requests).
  *
- *   npx tsx bench/shield-profile.ts [1k|100k|variant] [silent|info|bare]   (about 15 s)
+ *   npx tsx bench/shield-profile.ts [1k|100k|variant] [silent|info|bare] [signed]
+ *                                                                      (about 15 s)
+ *
+ * `signed` gives the shield an edge secret (shield.edgeAuth) and every request the
+ * edge's CDN-Edge-Signature, as the edge sends it: the hit path behind the gate
+ * (origin-shield/request/edge-auth.ts).
  *
  * `bare` profiles the hit benchmark's baseline instead (bench/lib/serve-bare.ts writing
  * the bytes and header fields of the shield's hit), for a side-by-side reading.
  *
  * BENCH_SECONDS (default 5) sets the profiled run; BENCH_TOP (30) the rows shown. The
  * .cpuprofile is kept under dist/bench/profiles/ for Chrome DevTools or speedscope.
+ * BENCH_RATE_LIMIT=origin|all adds a shield.rateLimits rule every request matches, with
+ * a bucket too large to empty, counting as it says: the cost of the check on a hit.
  */
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { createServer } from "node:http";
@@ -18,6 +25,11 @@ import { SourceMap } from "node:module";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import {
+  EDGE_SIGNATURE_FIELD,
+  edgeSigningKey,
+  signEdgeRequest,
+} from "../core/auth/edge-signature.ts";
 import { photoJpeg } from "../tests/helpers/images.ts";
 import { patternBody } from "./lib/body.ts";
 import { get } from "./lib/http.ts";
@@ -25,7 +37,8 @@ import { ROOT, startChild } from "./lib/proc.ts";
 import { fail, fixed } from "./lib/table.ts";
 import { pinnedLoad } from "./lib/wrk.ts";
 
-const [which = "1k", level = "silent"] = process.argv.slice(2);
+const [which = "1k", level = "silent", auth = ""] = process.argv.slice(2);
+const SECRET = "bench-edge-secret-0123456789abcdef";
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const TOP = Number(process.env.BENCH_TOP ?? 30);
 
@@ -52,19 +65,39 @@ const origin = createServer((req, res) => {
 });
 await new Promise<void>((r) => origin.listen(0, "127.0.0.1", r));
 const originUrl = `http://127.0.0.1:${(origin.address() as AddressInfo).port}`;
-const config = JSON.stringify({ origins: [{ name: "bench", url: originUrl, hosts: ["*"] }] });
+const signed = auth === "signed";
+const counted = process.env.BENCH_RATE_LIMIT;
+const rateLimits =
+  counted === "origin" || counted === "all"
+    ? [{ name: "bench", ratePerSecond: 1e6, burst: 1e6, count: counted }]
+    : [];
+const config = JSON.stringify({
+  origins: [{ name: "bench", url: originUrl, hosts: ["*"] }],
+  shield: { ...(signed ? { edgeAuth: { secret: SECRET } } : {}), rateLimits },
+});
 
 const dir = join(ROOT, "dist/bench/profiles", `${which}-${level}-${process.pid}`);
 const profFlags = ["--cpu-prof", "--cpu-prof-dir", dir, "--cpu-prof-interval", "50"];
 const path = which === "variant" ? "/img/width=400,format=webp/photo/a.jpg" : `/obj-${which}`;
+// Signed at start: valid for the whole run (shield.edgeAuth.maxAgeSeconds, 60 s).
+const headers: Record<string, string> = signed
+  ? {
+      "x-forwarded-host": "bench.example",
+      [EDGE_SIGNATURE_FIELD]: await signEdgeRequest(
+        await edgeSigningKey(SECRET),
+        { method: "GET", target: path, forwardedHost: "bench.example" },
+        Math.floor(Date.now() / 1000),
+      ),
+    }
+  : {};
 let shield = await startChild(
   "serve-shield.ts",
   [config, level === "bare" ? "silent" : level],
   level === "bare" ? [] : profFlags,
   { cpu: 1 },
 );
-await get(shield.url + path);
-let first = await get(shield.url + path);
+await get(shield.url + path, undefined, headers);
+let first = await get(shield.url + path, undefined, headers);
 if (first.status !== 200 || !String(first.headers["cache-status"]).includes("hit")) {
   fail(`not a hit: ${first.status} ${first.headers["cache-status"]}`);
 }
@@ -95,6 +128,7 @@ await pinnedLoad({
   pid: shield.pid,
   cpu: 0,
   expect,
+  headers,
 });
 const from = process.hrtime.bigint() / 1000n;
 const r = await pinnedLoad({
@@ -104,6 +138,7 @@ const r = await pinnedLoad({
   pid: shield.pid,
   cpu: 0,
   expect,
+  headers,
 });
 const to = process.hrtime.bigint() / 1000n;
 await shield.stop();

@@ -7,10 +7,12 @@ import { getRequestListener } from "@hono/node-server";
 import { Hono } from "hono";
 import type { Logger } from "pino";
 import type { CdnConfig } from "../core/config/index.ts";
+import { guardMetrics } from "./admin/metrics-guard.ts";
 import { adminRoutes } from "./admin/routes.ts";
 import { composeHandler } from "./compose.ts";
 import { buildContext, type ShieldContext } from "./context.ts";
 import { createLogger } from "./observe/log.ts";
+import { behindGate, EdgeGate } from "./request/edge-auth.ts";
 import { type NodeListener, nodeListener } from "./transport/node.ts";
 import { handleWeb } from "./transport/web.ts";
 
@@ -48,9 +50,16 @@ export function createShield(options: ShieldOptions): Shield {
   const queue = images.pipeline.queue;
   metrics.imageQueue = () => ({ running: queue.running, queued: queue.queued });
   const hitForMiss = collapser.hitForMiss;
+  // With a secret, only requests the edge signed reach the proxy (request/edge-auth.ts).
+  const edgeAuth = config.shield.edgeAuth;
+  const gate = edgeAuth === undefined ? null : new EdgeGate(edgeAuth, ctx.now, ctx.name);
   metrics.tables = () => [
+    ...(gate === null
+      ? []
+      : [{ table: "edge_signatures", bytes: gate.bytes, maxBytes: gate.maxBytes }]),
     { table: "hit_for_miss", bytes: hitForMiss.bytes, maxBytes: hitForMiss.maxBytes },
     { table: "targets", bytes: ctx.targets.bytes, maxBytes: ctx.targets.maxBytes },
+    { table: "rate_limits", bytes: ctx.limits.table.bytes, maxBytes: ctx.limits.table.maxBytes },
     { table: "image_variants", bytes: images.variants.bytes, maxBytes: images.variants.maxBytes },
     {
       table: "image_urls",
@@ -59,8 +68,9 @@ export function createShield(options: ShieldOptions): Shield {
     },
   ];
 
-  const handle = composeHandler(ctx);
+  const handle = gate === null ? composeHandler(ctx) : behindGate(gate, composeHandler(ctx));
   const app = new Hono<{ Bindings: NodeBindings }>();
+  if (gate !== null) guardMetrics(app as unknown as Hono, gate, config.shield.purgeToken);
   adminRoutes(app as unknown as Hono, ctx, config.shield.purgeToken);
   app.all("*", (c) => handleWeb(ctx, handle, c.req.raw, c.env?.incoming?.socket?.remoteAddress));
 
@@ -74,7 +84,7 @@ export function createShield(options: ShieldOptions): Shield {
       await ctx.tiers.settled();
     },
     close: async () => {
-      await Promise.all([ctx.origin.close(), ctx.tiers.close()]);
+      await Promise.all([ctx.pools.close(), ctx.origin.close(), ctx.tiers.close()]);
     },
   };
 }

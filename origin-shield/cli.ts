@@ -29,6 +29,10 @@ Environment:
   IMAGE_SIGNING_SECRET
                     HMAC key for signed image transform URLs (overrides
                     images.signing.secret); with one, unsigned transforms get 403.
+  SHIELD_EDGE_SECRET
+                    Secret shared with the edge Worker (its EDGE_SHIELD_SECRET;
+                    overrides shield.edgeAuth.secret): proxy requests without
+                    the edge's CDN-Edge-Signature get 403.
   SHIELD_REDIS_URL  Redis shared by every shield node (overrides shield.redis.url
                     and turns the Redis tier on): shared hits, one origin fetch
                     per key for the cluster, purges that reach every node.
@@ -114,6 +118,12 @@ export function parseCli(argv: readonly string[], env: NodeJS.ProcessEnv): CliOp
   if (token !== undefined && token !== "") {
     const shield = (raw.shield ?? {}) as Record<string, unknown>;
     raw = { ...raw, shield: { ...shield, purgeToken: token } };
+  }
+  const edgeSecret = env.SHIELD_EDGE_SECRET;
+  if (edgeSecret !== undefined && edgeSecret !== "") {
+    const shield = (raw.shield ?? {}) as Record<string, unknown>;
+    const edgeAuth = (shield.edgeAuth ?? {}) as Record<string, unknown>;
+    raw = { ...raw, shield: { ...shield, edgeAuth: { ...edgeAuth, secret: edgeSecret } } };
   }
   const redisUrl = env.SHIELD_REDIS_URL;
   if (redisUrl !== undefined && redisUrl !== "") {

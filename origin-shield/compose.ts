@@ -3,7 +3,7 @@
  * needs. Transports (transport/node.ts, transport/web.ts) call only the handler made
  * here.
  *
- *   prepare (request/prepare.ts) →
+ *   prepare (request/prepare.ts) → rate limits, when configured (limit/rate-limits.ts) →
  *     transform URL: the image route (image/route.ts), handed a way to fetch sources ·
  *     other methods: pass through, then invalidate (pass/) ·
  *     bypass cookie or rule: pass through ·
@@ -55,7 +55,13 @@ export function composeHandler(ctx: ShieldContext): ShieldHandler {
       const source = prepareRequest(ctx, {
         method: "GET",
         target: job.sourceTarget,
-        headers: { host: routed.authority, accept, "x-forwarded-proto": routed.proto },
+        headers: {
+          host: routed.authority,
+          accept,
+          "x-forwarded-proto": routed.proto,
+          // The same trace as the request it is made for (observe/trace.ts).
+          traceparent: routed.client.headers.traceparent,
+        },
         remoteAddress: routed.client.remoteAddress,
         secure: routed.proto === "https",
         body: null,
@@ -71,11 +77,10 @@ export function composeHandler(ctx: ShieldContext): ShieldHandler {
     elsewhere: ctx.invalidate,
   };
 
-  return (req) => {
-    const routed = prepareRequest(ctx, req);
-    if ("status" in routed) return routed;
+  /** A routed request, to the route that serves it. */
+  const route = (routed: RoutedRequest): ShieldResponse | Promise<ShieldResponse> => {
     if (routed.url.path.startsWith(transformPrefix)) return serveImage(images, routed);
-    const method = req.method;
+    const method = routed.method;
     const disposition = requestDisposition(
       {
         method,
@@ -102,5 +107,12 @@ export function composeHandler(ctx: ShieldContext): ShieldHandler {
     const conversion = conversionFor(images, routed);
     if (conversion !== null) return serveConversion(images, routed, conversion);
     return fromCache(routed);
+  };
+
+  const limits = ctx.limits;
+  return (req) => {
+    const routed = prepareRequest(ctx, req);
+    if ("status" in routed) return routed;
+    return limits.active ? limits.admit(routed, route) : route(routed);
   };
 }

@@ -1,6 +1,7 @@
 /**
  * Everything one shield node holds, built once from the validated config: the tier and
- * its purge index, the collapser, the origin client, metrics, and the image pipeline.
+ * its purge index, the collapser, the origin client and the origins' server pools,
+ * metrics, and the image pipeline.
  * The clock is here so tests can move time (it is read once per request and passed
  * down). Each layer is handed the part it needs (cache/cache-deps.ts, …); only the
  * composition root (compose.ts) and the admin routes see the whole.
@@ -20,8 +21,11 @@ import { HitForMiss } from "./collapse/hit-for-miss.ts";
 import { TrustedProxies } from "./http/client-address.ts";
 import type { ResolvedImage } from "./image/image-job.ts";
 import { VariantTracker } from "./image/variants.ts";
+import { RateLimits } from "./limit/rate-limits.ts";
 import { ShieldMetrics, type TierStats } from "./observe/metrics.ts";
+import { registerPoolMetrics } from "./observe/pool-metrics.ts";
 import { OriginClient } from "./origin/client.ts";
+import { OriginPools } from "./origin/pool.ts";
 import { PreparedTargets } from "./request/prepare.ts";
 import { buildTiers, type NodeTiers } from "./store/node-tiers.ts";
 import type { PurgeIndex } from "./store/purge-index.ts";
@@ -48,11 +52,16 @@ export interface ShieldContext extends CacheDeps, CompiledConfig {
    * alone (the caller purges memory itself).
    */
   readonly invalidate?: ((urls: readonly string[]) => void) | undefined;
+  /** Connections to origin servers; requests go through `pools`, which chooses the server. */
   readonly origin: OriginClient;
+  /** Each origin's servers: balancing, health, breakers, retries (origin/pool.ts). */
+  readonly pools: OriginPools;
   readonly metrics: ShieldMetrics;
   readonly log: Logger;
   /** Proxies whose X-Forwarded-For this node believes. */
   readonly proxies: TrustedProxies;
+  /** shield.rateLimits and their token buckets (limit/rate-limits.ts). */
+  readonly limits: RateLimits;
   /** Request targets already parsed, normalised and routed. */
   readonly targets: PreparedTargets;
   /**
@@ -182,6 +191,18 @@ export function buildContext(config: CdnConfig, parts: ContextParts): ShieldCont
         }),
     };
   }
+  const client = new OriginClient(shield.origin);
+  const pools = new OriginPools(config.origins, client, {
+    retryBudget: shield.origin.retryBudget,
+    userAgent: `edge-cdn-shield/${shield.name} health-check`,
+    changed: (originName, server, state) => {
+      const back = state === "up" || state === "healthy";
+      const fields = { origin: originName, server, state };
+      if (back) parts.log.info(fields, "origin server back in its pool");
+      else parts.log.warn(fields, "origin server out of its pool");
+    },
+  });
+  registerPoolMetrics(metrics.registry, () => pools.stats());
   const zone = shield.cloudflare;
   const cloudflare =
     zone === undefined
@@ -214,11 +235,18 @@ export function buildContext(config: CdnConfig, parts: ContextParts): ShieldCont
             void work().catch((err: unknown) => parts.log.warn({ err }, "invalidation failed"));
           },
     collapser,
-    origin: new OriginClient(shield.origin),
+    origin: client,
+    pools,
     metrics,
     log: parts.log,
     now: parts.now,
     proxies: new TrustedProxies(shield.trustedProxies),
+    limits: new RateLimits(shield.rateLimits, tables.rateLimitBytes, {
+      name: shield.name,
+      bypass: compiled,
+      now: parts.now,
+      limited: (rule) => counted.rateLimited.labels(rule).inc(),
+    }),
     targets: new PreparedTargets(tables.targetsBytes),
     images: {
       pipeline: new ImagePipeline(config.images),

@@ -15,7 +15,7 @@ import {
 import { selectRange } from "./http/range.ts";
 import type { Outcome } from "./observe/metrics.ts";
 import type { OriginError, OriginFailure } from "./origin/origin-error.ts";
-import { bodySize, type StoredObject } from "./store/stored-object.ts";
+import { bodySize, HeldBody, type StoredObject } from "./store/stored-object.ts";
 import type { BodyStream, Lifetimes } from "./types.ts";
 
 export type { BodyStream };
@@ -78,10 +78,7 @@ export function fromStored(
       return {
         status: 206,
         headers: h,
-        body:
-          obj.streamed === undefined
-            ? obj.body.subarray(r.start, r.end + 1)
-            : obj.streamed.open(r.start, r.end),
+        body: partOf(obj, r.start, r.end),
         outcome,
         lifetime: meta,
       };
@@ -96,11 +93,25 @@ export function fromStored(
   };
 }
 
+/**
+ * The stored body: the buffer held in memory, or the stream of a body read from disk as
+ * it is sent. A body the tier has already read whole (HeldBody) goes as its buffer: one
+ * write, as for a memory hit, rather than a stream of one chunk.
+ */
 function wholeBody(obj: StoredObject): Buffer | BodyStream {
   const streamed = obj.streamed;
   if (streamed === undefined) return obj.body;
+  if (streamed instanceof HeldBody) return streamed.bytes;
   if (streamed.size === 0) return Buffer.alloc(0);
   return streamed.open(0, streamed.size - 1);
+}
+
+/** Bytes `start`..`end` inclusive of the stored body, held or streamed as wholeBody. */
+function partOf(obj: StoredObject, start: number, end: number): Buffer | BodyStream {
+  const streamed = obj.streamed;
+  if (streamed === undefined) return obj.body.subarray(start, end + 1);
+  if (streamed instanceof HeldBody) return streamed.part(start, end);
+  return streamed.open(start, end);
 }
 
 /**

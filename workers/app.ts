@@ -10,16 +10,21 @@ import { healthResponse } from "./admin/health.ts";
 import type { Env } from "./bindings.ts";
 import { EntryStore } from "./cache/entry-store.ts";
 import { IsolateCache } from "./cache/isolate-cache.ts";
-import { runtimeFromEnv } from "./config/from-env.ts";
+import { runtimeFromEnv, shieldSecret } from "./config/from-env.ts";
 import type { EdgeRuntime } from "./config/runtime.ts";
 import { misconfigured } from "./errors.ts";
 import { handleEdgeRequest } from "./flow/handle.ts";
+import { requestLine, startHop } from "./observe/request-log.ts";
+import { overEdgeLimit } from "./request/rate-limit.ts";
+import { NodeHealth } from "./upstream/node-health.ts";
 
 export interface EdgeOptions {
   /** The clock, ms since the epoch, read once when a request arrives. Default Date.now. */
   readonly now?: () => number;
   /** The cache to use. Default `caches.default`, the zone's cache. */
   readonly cache?: () => Cache | Promise<Cache>;
+  /** Where each request's log line goes (observe/request-log.ts). Default console.log. */
+  readonly log?: (line: string) => void;
 }
 
 export type EdgeAppEnv = { Bindings: Env; Variables: { config: CdnConfig; runtime: EdgeRuntime } };
@@ -27,8 +32,11 @@ export type EdgeAppEnv = { Bindings: Env; Variables: { config: CdnConfig; runtim
 export function createEdgeApp(options: EdgeOptions = {}): Hono<EdgeAppEnv> {
   const clock = options.now ?? Date.now;
   const openCache = options.cache ?? (() => caches.default);
+  const log = options.log ?? ((line: string) => console.log(line));
   // One store per configuration: its memory tier is sized by the config.
   const stores = new WeakMap<EdgeRuntime, EntryStore>();
+  // One per app, and so per isolate in production: which shield nodes failed lately.
+  const health = new NodeHealth();
   let cache: Cache | null = null;
   const app = new Hono<EdgeAppEnv>();
 
@@ -50,6 +58,17 @@ export function createEdgeApp(options: EdgeOptions = {}): Hono<EdgeAppEnv> {
 
   app.all("*", async (c) => {
     const runtime = c.get("runtime");
+    const client = c.req.raw;
+    const hop = startHop(client);
+    const refused = await overEdgeLimit(
+      c.env.EDGE_RATE_LIMITER,
+      client,
+      runtime.edge.cacheStatusName,
+    );
+    if (refused !== null) {
+      log(requestLine(hop, client, refused));
+      return refused;
+    }
     let store = stores.get(runtime);
     if (store === undefined) {
       cache ??= await openCache();
@@ -61,7 +80,15 @@ export function createEdgeApp(options: EdgeOptions = {}): Hono<EdgeAppEnv> {
       });
       stores.set(runtime, store);
     }
-    return handleEdgeRequest(runtime, c.req.raw, c.executionCtx, { store, clock });
+    const response = await handleEdgeRequest(runtime, client, c.executionCtx, {
+      store,
+      clock,
+      health,
+      shieldSecret: shieldSecret(c.env),
+      hop,
+    });
+    log(requestLine(hop, client, response));
+    return response;
   });
 
   return app;

@@ -18,4 +18,16 @@ export interface Env {
    * edge refuses a transform URL without a valid signature before any lookup or fetch.
    */
   readonly IMAGE_SIGNING_SECRET?: string;
+  /**
+   * A secret shared with the shields (their SHIELD_EDGE_SECRET or shield.edgeAuth.secret,
+   * at least 32 characters): each request to a shield node is signed with it
+   * (CDN-Edge-Signature). Unset or blank, requests go unsigned.
+   */
+  readonly EDGE_SHIELD_SECRET?: string;
+  /**
+   * Optional: Cloudflare's Workers rate-limiting binding (wrangler.toml `[[ratelimits]]`,
+   * named EDGE_RATE_LIMITER). When bound, each client address gets that many requests per
+   * period before a 429, checked before the cache (request/rate-limit.ts).
+   */
+  readonly EDGE_RATE_LIMITER?: RateLimit;
 }

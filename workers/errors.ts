@@ -24,6 +24,8 @@ export type EdgeErrorCode =
   | "not_found"
   /** 421: no configured origin serves this host (RFC 9110 §15.5.20). */
   | "unknown_host"
+  /** 429: the client is over the Workers rate-limiting binding's limit (RFC 6585 §4). */
+  | "rate_limited"
   /** 502: no shield node (or the origin) could be reached. */
   | "upstream_unreachable"
   /** 504: no shield node (or the origin) answered in time. */
@@ -46,6 +48,7 @@ const STATUS: Readonly<Record<EdgeErrorCode, number>> = {
   bad_signature: 403,
   not_found: 404,
   unknown_host: 421,
+  rate_limited: 429,
   upstream_unreachable: 502,
   upstream_timeout: 504,
   only_if_cached: 504,

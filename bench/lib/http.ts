@@ -10,9 +10,13 @@ export interface Got {
 }
 
 /** One GET, the whole body read. */
-export function get(url: string, agent?: Agent): Promise<Got> {
+export function get(
+  url: string,
+  agent?: Agent,
+  headers: Readonly<Record<string, string>> = {},
+): Promise<Got> {
   return new Promise((resolve, reject) => {
-    const req = request(url, { agent }, (res) => {
+    const req = request(url, { agent, headers }, (res) => {
       const chunks: Buffer[] = [];
       res.on("data", (c: Buffer) => chunks.push(c));
       res.on("end", () =>

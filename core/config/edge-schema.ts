@@ -1,7 +1,8 @@
 /**
  * The edge Worker's own settings: where misses go (the shield nodes), how long it waits
- * for each, how many it tries, the name it signs Cache-Status with, and what each isolate
- * keeps in memory and for how long (which bounds how long a purge can go unseen).
+ * for each, how many it tries, how long it skips one that failed, the name it signs
+ * Cache-Status with, and what each isolate keeps in memory and for how long (which
+ * bounds how long a purge can go unseen).
  */
 
 import { originUrl, unique } from "./fields.ts";
@@ -64,6 +65,33 @@ export const EdgeSchema = z
       .describe(
         "How long the edge waits for one shield node's (or, without shields, the origin's) response headers before it tries the next node, ms. The body then streams without a limit. Default 10000.",
       ),
+    firstByteTimeoutMs: z
+      .number()
+      .int("must be a whole number of milliseconds")
+      .positive("must be positive")
+      .max(300_000, "must be ≤ 300000 (five minutes)")
+      .optional()
+      .describe(
+        "How long the edge waits for a shield node's response headers while another node is left to try, ms; the last node tried still gets shieldTimeoutMs. A node that misses it is marked down like one that timed out (nodeBackoffMs). Unset (the default): every node gets shieldTimeoutMs, because a shield's headers on a miss wait for the origin, and a shorter limit would send every slow but healthy origin answer through a second node (a second origin fetch) and mark a healthy node down. Set it below your origins' slowest answer where they answer quickly (for example 2000), so a node that accepts connections but never answers costs that much, not shieldTimeoutMs.",
+      ),
+    nodeBackoffMs: z
+      .number()
+      .int("must be a whole number of milliseconds")
+      .positive("must be positive")
+      .max(300_000, "must be ≤ 300000 (five minutes)")
+      .default(1_000)
+      .describe(
+        "How long an isolate skips a shield node after it failed (a timeout, a refused connection, or a 5xx without Cache-Status), ms; the time doubles with each further failure in a row, up to nodeMaxBackoffMs, and one answer clears it. A skipped node's keys go to their next node meanwhile; once the time is up the next request for one of them tries it again (one request at a time). Nodes that are all marked are still tried, in the key's order: a mark never fails a request by itself. Default 1000: a node that blipped once is back within a second.",
+      ),
+    nodeMaxBackoffMs: z
+      .number()
+      .int("must be a whole number of milliseconds")
+      .positive("must be positive")
+      .max(3_600_000, "must be ≤ 3600000 (an hour)")
+      .default(30_000)
+      .describe(
+        "The longest an isolate skips a failed shield node before trying it again, ms. Default 30000: a node that is down for good costs one request per isolate every 30 s one timeout, and a node that comes back gets its keys back within 30 s.",
+      ),
     maxAttempts: z
       .number()
       .int("must be an integer")
@@ -96,5 +124,14 @@ export const EdgeSchema = z
       .describe(
         "How long an isolate answers from its own memory copy of an entry (edge.memory) before it reads the Cache API again, ms: the longest a purged object can still be served by an isolate that already held it, because a purge through Cloudflare empties the Cache API everywhere but cannot reach an isolate's memory. Freshness still comes from the response's own lifetimes. Default 1000: an object asked for several times a second still costs about one Cache API read a second, and a purge is seen everywhere about a second after Cloudflare confirms it.",
       ),
+  })
+  .superRefine((edge, ctx) => {
+    if (edge.nodeBackoffMs > edge.nodeMaxBackoffMs) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["nodeBackoffMs"],
+        message: "must be ≤ nodeMaxBackoffMs",
+      });
+    }
   })
   .describe("The edge Worker.");

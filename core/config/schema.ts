@@ -9,40 +9,22 @@
  *
  * Error reporting lives in ./errors.ts; field vocabularies (hosts, tokens, media types,
  * query-param patterns, globs) in ./fields.ts; the rule and key sections in
- * ./rule-schema.ts and ./key-schema.ts.
+ * ./rule-schema.ts and ./key-schema.ts; an origin and its pool of servers in
+ * ./origin-schema.ts.
  */
 
 import { EdgeSchema } from "./edge-schema.ts";
 import { issuesToConfigError } from "./errors.ts";
-import { cookiePattern, headerName, hostPattern, originUrl, seconds, unique } from "./fields.ts";
+import { cookiePattern, headerName, seconds, unique } from "./fields.ts";
 import { ImagesSchema } from "./images-schema.ts";
 import { KeySchema } from "./key-schema.ts";
+import { OriginSchema } from "./origin-schema.ts";
 import { RuleSchema } from "./rule-schema.ts";
 import { ShieldSchema } from "./shield-schema.ts";
 import { type input, type output, z } from "./zod.ts";
 
 export { ConfigError, type ConfigIssue } from "./errors.ts";
 export { DEFAULT_TRACKING_PARAMS } from "./fields.ts";
-
-const OriginSchema = z
-  .strictObject({
-    name: z.string().min(1, "must not be empty").describe("Unique name, used in logs and metrics."),
-    url: originUrl.describe(
-      "Base URL the shield fetches: http or https, no query, fragment or credentials. With hosts, the only places the shield may ever fetch.",
-    ),
-    hosts: z
-      .array(hostPattern)
-      .min(1, "must list at least one host")
-      .describe(
-        'Request hostnames served by this origin, lowercased; "*.example.com" matches any subdomain (not example.com itself); "*" alone matches any host no other origin names.',
-      ),
-    pathPrefix: z
-      .string()
-      .startsWith("/", 'must start with "/"')
-      .default("/")
-      .describe('Only paths under this prefix go to this origin. Default "/".'),
-  })
-  .describe("An origin server.");
 
 const CacheSchema = z
   .strictObject({
@@ -63,6 +45,11 @@ const CacheSchema = z
     maxHeuristicTtl: seconds
       .default(86_400)
       .describe("Upper bound on a heuristic freshness lifetime, seconds. Default 86400."),
+    negativeTtl: seconds
+      .default(60)
+      .describe(
+        "Negative caching: how long a 404 or 410 is fresh when the origin gives it no freshness (no max-age, s-maxage, Expires or targeted field), seconds, at both tiers; Cache-Status says detail=negative-ttl. It replaces the Last-Modified heuristic for those statuses and gets no configured stale window. An explicit no-store, no-cache or max-age=0 is obeyed, and a matching TTL rule's ttl applies to it as to any lifetime. 0 turns it off. Default 60.",
+      ),
     defaultStaleWhileRevalidate: seconds
       .default(0)
       .describe(

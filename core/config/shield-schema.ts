@@ -4,6 +4,7 @@
  */
 
 import { addressOrRange, seconds } from "./fields.ts";
+import { RateLimitsSchema } from "./rate-limit-schema.ts";
 import { z } from "./zod.ts";
 
 const MiB = 1024 * 1024;
@@ -76,6 +77,14 @@ const OriginClientSchema = z
       .describe(
         "Longest a request waits for a free connection to an origin before it gets 503 origin_busy (or a stale copy within stale-if-error), ms. Default 5000.",
       ),
+    retryBudget: z
+      .number()
+      .min(0, "must be between 0 and 1")
+      .max(1, "must be between 0 and 1")
+      .default(0.1)
+      .describe(
+        "Retries on another server of a pool (a GET or HEAD without a body whose connection failed before any answer) as a fraction of the origin's requests over the last 10 s, plus 10 per 10 s so that a quiet origin's failures are retried too; 0 never retries. Bounds the extra load retries add to a pool that is failing as a whole. Default 0.1.",
+      ),
   })
   .describe("How the shield talks to origins.");
 
@@ -139,6 +148,11 @@ const TablesSchema = z
       .default(4 * MiB)
       .describe(
         "Bytes of the memo of request targets already parsed, normalised and routed (by target and Host; targets over 2 KiB are prepared each time instead), which spares a hit most of its URL work; least recently used forgotten first. Default 4194304 (4 MiB).",
+      ),
+    rateLimitBytes: bytes
+      .default(8 * MiB)
+      .describe(
+        "Bytes of the table of token buckets of shield.rateLimits (one per rule and client address, about 250 bytes each); least recently used forgotten first, and a forgotten bucket starts again full. Default 8388608 (8 MiB).",
       ),
   })
   .describe(
@@ -256,6 +270,37 @@ const CloudflareSchema = z
     "Purge the edge too: each POST /__shield/purge is also sent to Cloudflare. Absent: the edge is not purged (its entries expire with their TTL).",
   );
 
+const EdgeAuthSchema = z
+  .strictObject({
+    secret: z
+      .string()
+      .min(32, "must be at least 32 characters (e.g. openssl rand -base64 32)")
+      .describe(
+        "The secret shared with the edge Worker (its EDGE_SHIELD_SECRET). Prefer the SHIELD_EDGE_SECRET environment variable to writing it in a file.",
+      ),
+    maxAgeSeconds: z
+      .number()
+      .int("must be a whole number of seconds")
+      .min(1, "must be ≥ 1")
+      .max(600, "must be ≤ 600")
+      .default(60)
+      .describe(
+        "How long a signature is accepted after the time it carries, seconds of this node's clock. It bounds how long a captured request can be replayed. Default 60.",
+      ),
+    maxSkewSeconds: z
+      .number()
+      .int("must be a whole number of seconds")
+      .min(0, "must be ≥ 0")
+      .max(300, "must be ≤ 300")
+      .default(10)
+      .describe(
+        "How far in the future a signature's time may be (this node's clock behind the edge's), seconds. Default 10.",
+      ),
+  })
+  .describe(
+    "Accept proxy requests only from the edge Worker: each must carry a valid CDN-Edge-Signature (HMAC-SHA256 over method, target, X-Forwarded-Host and time), or it gets 403 edge_signature_required, edge_signature_expired or bad_edge_signature. /__shield/health stays open; /__shield/metrics then needs the signature or the purge token; purge keeps its token. Absent (and no SHIELD_EDGE_SECRET): no signature is asked for.",
+  );
+
 export const ShieldSchema = z
   .strictObject({
     name: z
@@ -273,6 +318,7 @@ export const ShieldSchema = z
     disk: DiskSchema.optional(),
     redis: RedisSchema.optional(),
     cloudflare: CloudflareSchema.optional(),
+    rateLimits: RateLimitsSchema,
     trustedProxies: z
       .array(addressOrRange)
       .default([])
@@ -292,5 +338,6 @@ export const ShieldSchema = z
       .describe(
         "Bearer token for POST /__shield/purge; without one, purge is disabled. Prefer the SHIELD_PURGE_TOKEN environment variable to writing it in a file.",
       ),
+    edgeAuth: EdgeAuthSchema.optional(),
   })
   .describe("Origin shield settings (ignored by the edge).");

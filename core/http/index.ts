@@ -5,4 +5,5 @@ export * from "./cache-status.ts";
 export * from "./dates.ts";
 export * from "./etag.ts";
 export * from "./structured-fields.ts";
+export * from "./trace-context.ts";
 export * from "./vary.ts";

@@ -5,6 +5,7 @@
  */
 import type { CacheStatusMember } from "../http/cache-status.ts";
 import type { Decision, MissReason } from "./decide.ts";
+import type { EntryMeta } from "./entry.ts";
 import { hitMember } from "./status.ts";
 import type { HeaderPairs } from "./types.ts";
 
@@ -36,8 +37,15 @@ export type CacheAction =
   /** only-if-cached with nothing usable: answer 504 `only_if_cached` (RFC 9111 §5.2.1.7). */
   | { readonly kind: "unsatisfiable" };
 
-/** The action for `decision`; `cache` is this cache's Cache-Status member name. */
-export function cacheAction(decision: Decision, cache: string): CacheAction {
+/**
+ * The action for `decision`; `cache` is this cache's Cache-Status member name, `entry`
+ * the stored entry decided on (a hit on a negatively cached 404 says so, status.ts).
+ */
+export function cacheAction(
+  decision: Decision,
+  cache: string,
+  entry?: Pick<EntryMeta, "lifetimeSource">,
+): CacheAction {
   switch (decision.kind) {
     case "fresh":
     case "stale-allowed":
@@ -47,7 +55,7 @@ export function cacheAction(decision: Decision, cache: string): CacheAction {
         age: decision.age,
         stale: decision.kind !== "fresh",
         refresh: decision.kind === "stale-while-revalidate",
-        member: hitMember(cache, decision),
+        member: hitMember(cache, decision, entry),
       };
     case "revalidate":
       return {

@@ -10,6 +10,7 @@
  * an origin needs (X-Forwarded-For, -Proto, -Host, Via) are set by this hop from values
  * it checked itself.
  */
+import { EDGE_SIGNATURE_FIELD } from "../auth/edge-signature.ts";
 import { CONDITIONAL_FIELDS } from "./conditional.ts";
 import { withoutHopByHop } from "./hop-by-hop.ts";
 import type { HeaderPairs, HeaderReader } from "./types.ts";
@@ -115,13 +116,16 @@ export function forwardRequestHeaders(
 
 /**
  * Whether a client's field (lowercase name) never reaches the next hop: forwarding
- * fields, URL overrides, method overrides on a GET or HEAD, and `Expect`, which this
+ * fields, URL overrides, method overrides on a GET or HEAD, `Expect`, which this
  * hop's own server answers (RFC 9110 §10.1.1; a client library that does not implement
- * 100-continue would fail the request).
+ * 100-continue would fail the request), and the edge's signature (core/auth), which
+ * vouches for one hop only: a client's copy never reaches a shield, and the edge's never
+ * reaches an origin.
  */
 function isDropped(name: string, readOnly: boolean): boolean {
   return (
     FORWARDING.has(name) ||
+    name === EDGE_SIGNATURE_FIELD ||
     name.startsWith(FORWARDED_PREFIX) ||
     URL_OVERRIDES.has(name) ||
     (readOnly && METHOD_OVERRIDES.has(name)) ||

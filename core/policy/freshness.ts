@@ -18,6 +18,8 @@ export type LifetimeSource =
   | "expires"
   | "no-cache"
   | "heuristic"
+  /** A 404 or 410 without explicit freshness, given `cache.negativeTtl` (negativeLifetime). */
+  | "negative"
   | "none"
   | "rule";
 
@@ -50,6 +52,25 @@ export function explicitLifetime(
   if (expires === null) return { seconds: 0, source: "expires" };
   const date = parseHttpDate(headers.get("date"), responseTime) ?? responseTime;
   return { seconds: Math.max(0, Math.floor((expires - date) / 1000)), source: "expires" };
+}
+
+/** Statuses that say "there is nothing here" (RFC 9110 §15.5.5, §15.5.11). */
+const NEGATIVE: ReadonlySet<number> = new Set([404, 410]);
+
+/**
+ * Negative caching: a 404 or 410 that says nothing about its freshness is kept for
+ * `negativeTtl` seconds, so that a burst of requests for a missing object (a scan, a
+ * broken link on a busy page) costs the origin one answer per period rather than one per
+ * request. RFC 9111 §4.2.2 lets a cache choose the lifetime of such a response (both are
+ * heuristically cacheable, RFC 9110 §15.1); this short fixed one is chosen over the
+ * Last-Modified fraction because an object that appears after a 404 should be seen soon,
+ * and it is counted from the response's generation like any lifetime, so the edge, behind
+ * the shield, serves it at most `negativeTtl` seconds after the origin made it.
+ * Null when it does not apply (other statuses, or negativeTtl 0).
+ */
+export function negativeLifetime(status: number, options: PolicyOptions): Lifetime | null {
+  if (options.negativeTtl <= 0 || !NEGATIVE.has(status)) return null;
+  return { seconds: options.negativeTtl, source: "negative" };
 }
 
 /**

@@ -7,6 +7,7 @@ export function policyOptions({ cache, key }: Pick<CdnConfig, "cache" | "key">):
     honorRequestNoCache: cache.honorRequestNoCache,
     heuristicFraction: cache.heuristicFraction,
     maxHeuristicTtl: cache.maxHeuristicTtl,
+    negativeTtl: cache.negativeTtl,
     defaultStaleWhileRevalidate: cache.defaultStaleWhileRevalidate,
     defaultStaleIfError: cache.defaultStaleIfError,
     keep: cache.keep,

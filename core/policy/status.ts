@@ -1,5 +1,6 @@
 import type { CacheStatusMember } from "../http/cache-status.ts";
 import type { Decision } from "./decide.ts";
+import type { EntryMeta } from "./entry.ts";
 
 /**
  * The Cache-Status member (RFC 9211) for what a cache did with a request, so the edge and
@@ -16,11 +17,25 @@ import type { Decision } from "./decide.ts";
 export function hitMember(
   cache: string,
   decision: Extract<Decision, { kind: "fresh" | "stale-allowed" | "stale-while-revalidate" }>,
+  entry?: Pick<EntryMeta, "lifetimeSource">,
 ): CacheStatusMember {
   const member: CacheStatusMember = { cache, hit: true, ttl: Math.floor(decision.ttl) };
   if (decision.kind === "stale-while-revalidate") member.detail = "stale-while-revalidate";
   else if (decision.kind === "stale-allowed") member.detail = "max-stale";
+  else if (entry?.lifetimeSource === "negative") member.detail = NEGATIVE_DETAIL;
   return member;
+}
+
+/**
+ * RFC 9211 §2.8 `detail` for a 404 or 410 kept for `cache.negativeTtl` because the
+ * origin gave it no freshness (freshness.ts negativeLifetime): on the response that
+ * stored it and on each hit, at both tiers.
+ */
+export const NEGATIVE_DETAIL = "negative-ttl";
+
+/** The `detail` of a response this cache stored: why its lifetime is what it is, if notable. */
+export function storedDetail(meta: Pick<EntryMeta, "lifetimeSource">): string | undefined {
+  return meta.lifetimeSource === "negative" ? NEGATIVE_DETAIL : undefined;
 }
 
 /** Why a decision sends the request forward, as RFC 9211 `fwd`; null when it does not. */

@@ -7,6 +7,7 @@ import {
   explicitLifetime,
   heuristicLifetime,
   type Lifetime,
+  negativeLifetime,
 } from "./freshness.ts";
 import { withoutHopByHop } from "./hop-by-hop.ts";
 import {
@@ -84,7 +85,8 @@ const NEVER_STORED: ReadonlySet<string> = new Set(["age", "set-cookie", "set-coo
  *      always win: no rule makes such a response shared;
  *   3. the rule's ttl (`set` replaces the origin's lifetime, `floor`/`cap` clamp it);
  *   4. the targeted field (CDN-Cache-Control, RFC 9213) over Cache-Control and Expires;
- *   5. a heuristic for heuristically cacheable statuses (§4.2.2);
+ *   5. for a 404 or 410, the configured negative TTL (freshness.ts negativeLifetime),
+ *      else a heuristic for heuristically cacheable statuses (§4.2.2);
  *   6. the sharing rule (sharing.ts): fetched with an unkeyed cookie, only an explicitly
  *      shareable response is stored.
  * Stale windows: the rule's, else the origin's stale-while-revalidate/stale-if-error,
@@ -126,6 +128,7 @@ export function planStorage(input: StorageInput): StoragePlan {
   const initialAge = correctedInitialAge(headers, requestTime, responseTime);
   const origin =
     explicitLifetime({ cc, targeted }, headers, responseTime) ??
+    negativeLifetime(status, options) ??
     heuristicLifetime(status, cc, headers, responseTime, options);
   const lifetime = applyRuleTtl(origin, initialAge, rule);
   if (lifetime === null) return notStored("status");

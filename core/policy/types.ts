@@ -65,6 +65,11 @@ export interface PolicyOptions {
   readonly heuristicFraction: number;
   /** Upper bound on a heuristic lifetime, seconds. */
   readonly maxHeuristicTtl: number;
+  /**
+   * Freshness of a 404 or 410 the origin gave none for (negative caching), seconds; 0
+   * leaves such a response to the heuristic, as RFC 9111 §4.2.2 alone would.
+   */
+  readonly negativeTtl: number;
   /** Stale windows applied when neither a rule nor the origin sets one, seconds. */
   readonly defaultStaleWhileRevalidate: number;
   readonly defaultStaleIfError: number;
@@ -85,6 +90,7 @@ export const DEFAULT_POLICY_OPTIONS: PolicyOptions = {
   honorRequestNoCache: false,
   heuristicFraction: 0.1,
   maxHeuristicTtl: 86_400,
+  negativeTtl: 60,
   defaultStaleWhileRevalidate: 0,
   defaultStaleIfError: 0,
   keep: 3_600,

@@ -1,7 +1,7 @@
 /**
- * Admin endpoints under /__shield/: health, Prometheus metrics, and purge behind a bearer
- * token (compared in constant time, core/auth). Without a configured token purge is
- * disabled, not open.
+ * Admin endpoints under /__shield/: health (with each origin server's state), Prometheus
+ * metrics, and purge behind a bearer token (compared in constant time, core/auth).
+ * Without a configured token purge is disabled, not open.
  */
 import type { Hono } from "hono";
 import { bearerToken, sameSecret } from "../../core/auth/bearer.ts";
@@ -19,6 +19,12 @@ export function adminRoutes(app: Hono, ctx: ShieldContext, purgeToken: string | 
       name: ctx.name,
       node: ctx.cluster?.nodeId ?? null,
       origins: ctx.config.origins.map((o) => o.name),
+      // Each origin's servers as the pool sees them (origin/pool.ts). An origin with none
+      // up leaves the node "ok": its misses are answered stale or 503 at once, and
+      // another node would fare no better.
+      originPools: Object.fromEntries(
+        ctx.pools.stats().map(({ origin, ...pool }) => [origin, pool]),
+      ),
       memory: tiers.memory,
       tiers,
       inFlight: ctx.collapser.flights.size,

@@ -83,7 +83,7 @@ function answer(
   const client: ClientRequest = { method: req.method, headers: req.headers };
   let decision: Decision = decide(client, entry?.meta, now, deps.policy);
   if (req.noStale === true) decision = withoutStale(decision, entry?.meta, now);
-  const action = cacheAction(decision, deps.name);
+  const action = cacheAction(decision, deps.name, entry?.meta);
   switch (action.kind) {
     case "hit": {
       const stored = entry as StoredObject;

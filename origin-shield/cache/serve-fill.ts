@@ -22,12 +22,12 @@ import type { BodyBuffer } from "../collapse/body-buffer.ts";
 import type { FillJob } from "../collapse/fill.ts";
 import type { FillHead } from "../collapse/flight.ts";
 import { pairsSource } from "../http/headers.ts";
+import { originFailure } from "../rejection.ts";
 import {
   type BodyStream,
   type ClientRequest,
   errorResponse,
   fromStored,
-  originErrorResponse,
   relayed,
   type ShieldResponse,
 } from "../respond.ts";
@@ -124,7 +124,7 @@ function fromSettled(
   if (head.kind === "error") {
     return (
       servedStale(deps, client, forwarding, null) ??
-      originErrorResponse(deps.name, forwarding.fwd, head.error, follower)
+      originFailure(deps.name, forwarding.fwd, head.error, follower)
     );
   }
   if (selectsFor(head.obj.meta, job.request) !== "ok") {

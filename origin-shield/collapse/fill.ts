@@ -18,7 +18,7 @@ import type {
   RuleEffect,
   StoragePlan,
 } from "../../core/policy/index.ts";
-import { applyNotModified, planStorage } from "../../core/policy/index.ts";
+import { applyNotModified, planStorage, storedDetail } from "../../core/policy/index.ts";
 import { type CompiledRules, matchResponseRule } from "../../core/rules/index.ts";
 import { pairsSource } from "../http/headers.ts";
 import { OriginError } from "../origin/origin-error.ts";
@@ -242,7 +242,7 @@ function planFill(
     deps.hitForMiss.clear(job.primary);
     const declaredLength = contentLength(headers.get("content-length"));
     writer = deps.tier.writer({ meta: plan.meta, id: job.id, declaredLength }, job.request.headers);
-    if (writer === null) detail = "too-large";
+    detail = writer === null ? "too-large" : storedDetail(plan.meta);
   } else {
     detail = plan.reason;
     if (marksHitForMiss(plan.reason, res.status, job.credentials)) {

@@ -19,7 +19,7 @@ export type FillHead =
       readonly plan: StoragePlan;
       /** Whether the body is being stored (false: not storable, or too large). */
       readonly storing: boolean;
-      /** Why it is not stored, for Cache-Status `detail`. */
+      /** Why it is not stored, or what is notable in how it is, for Cache-Status `detail`. */
       readonly detail: string | undefined;
     }
   | {

@@ -19,11 +19,15 @@
  * (bench/shield-hit.ts): the line's code and data share the core's caches with the
  * request's.
  *
- * Fields: method, url, status, outcome, bytes, ms, complete — each line is byte for byte
- * what it was with JSON.stringify.
+ * Fields: method, url, status, outcome, bytes, ms, complete, and the request's W3C trace
+ * (observe/trace.ts): `trace` (the trace-id), `span` (this hop's span id, the parent-id
+ * the origin receives) and `parent` (the caller's span id, the edge's, absent when the
+ * trace started here), so a request is followed from the edge's log line through this
+ * one to the origin's. Each line is byte for byte what JSON.stringify would write.
  */
 import { type Logger, symbols } from "pino";
 import type { Outcome } from "./metrics.ts";
+import type { HopTrace } from "./trace.ts";
 
 export type AccessLog = (
   method: string,
@@ -33,6 +37,7 @@ export type AccessLog = (
   bytes: number,
   ms: number,
   complete: boolean,
+  trace?: HopTrace,
 ) => void;
 
 interface Destination {
@@ -55,8 +60,8 @@ export function accessLog(log: Logger): AccessLog | null {
   const chindings = internals[symbols.chindingsSym];
   const level = log.levels.values.info;
   if (typeof stream?.write !== "function" || typeof chindings !== "string") {
-    return (method, url, status, outcome, bytes, ms, complete) =>
-      log.info({ method, url, status, outcome, bytes, ms, complete });
+    return (method, url, status, outcome, bytes, ms, complete, trace) =>
+      log.info({ method, url, status, outcome, bytes, ms, complete, ...traceFields(trace) });
   }
   let pending: string[] = [];
   let pendingLength = 0;
@@ -81,9 +86,16 @@ export function accessLog(log: Logger): AccessLog | null {
       for (const f of atExit) f();
     });
   }
-  return (method, url, status, outcome, bytes, ms, complete) => {
+  return (method, url, status, outcome, bytes, ms, complete, trace) => {
     if (pending.length === 0) setTimeout(flush, FLUSH_MS).unref();
-    const line = `{"level":${level},"time":${Date.now()}${chindings},"method":${quote(method)},"url":${quote(url)},"status":${status},"outcome":"${outcome}","bytes":${bytes},"ms":${ms},"complete":${complete}}\n`;
+    // The ids are lowercase hex (core/http/trace-context.ts): written as they are.
+    const traced =
+      trace === undefined
+        ? ""
+        : trace.parentId === null
+          ? `,"trace":"${trace.traceId}","span":"${trace.spanId}"`
+          : `,"trace":"${trace.traceId}","span":"${trace.spanId}","parent":"${trace.parentId}"`;
+    const line = `{"level":${level},"time":${Date.now()}${chindings},"method":${quote(method)},"url":${quote(url)},"status":${status},"outcome":"${outcome}","bytes":${bytes},"ms":${ms},"complete":${complete}${traced}}\n`;
     pending.push(line);
     pendingLength += line.length;
     if (pendingLength >= BATCH) flush();
@@ -100,4 +112,12 @@ function quote(s: string): string {
     if (c < 0x20 || c > 0x7e || c === 0x22 || c === 0x5c) return JSON.stringify(s);
   }
   return `"${s}"`;
+}
+
+/** The trace's fields for pino's own formatting (see the line above). */
+function traceFields(trace: HopTrace | undefined): Record<string, string> {
+  if (trace === undefined) return {};
+  const fields: Record<string, string> = { trace: trace.traceId, span: trace.spanId };
+  if (trace.parentId !== null) fields.parent = trace.parentId;
+  return fields;
 }

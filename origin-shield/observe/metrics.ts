@@ -79,6 +79,8 @@ export class ShieldMetrics {
   readonly purgeMessages: Counter<"direction">;
   /** Purges sent to Cloudflare for the edge, by result (ok, error). */
   readonly cloudflarePurges: Counter<"result">;
+  /** Requests refused with 429 by shield.rateLimits, by rule name. */
+  readonly rateLimited: Counter<"rule">;
 
   constructor(tierStats: () => readonly TierStats[]) {
     const registers = [this.registry];
@@ -258,6 +260,12 @@ export class ShieldMetrics {
       name: "shield_cloudflare_purges_total",
       help: "Purges sent to Cloudflare's API for the edge, by result (ok, error).",
       labelNames: ["result"],
+      registers,
+    });
+    this.rateLimited = new Counter({
+      name: "shield_rate_limited_total",
+      help: "Requests refused with 429 by a rate limit (shield.rateLimits), by rule.",
+      labelNames: ["rule"],
       registers,
     });
   }

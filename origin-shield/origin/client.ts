@@ -27,6 +27,11 @@ export interface OriginRequest {
   readonly headers: string[];
   readonly body?: AsyncIterable<Uint8Array> | null | undefined;
   readonly signal?: AbortSignal | undefined;
+  /**
+   * Called once the request no longer holds a connection: it failed, or its response
+   * body was read or dropped (the pool counts outstanding requests with it).
+   */
+  readonly settled?: (() => void) | undefined;
 }
 
 export interface OriginResponse {
@@ -78,7 +83,19 @@ export class OriginClient {
 
   async request(req: OriginRequest): Promise<OriginResponse> {
     const url = new URL(req.url);
-    const release = await this.#acquire(url.origin);
+    const slot = await this.#acquire(url.origin);
+    const settled = req.settled;
+    let holding = true;
+    const release: Release =
+      settled === undefined
+        ? slot
+        : () => {
+            slot();
+            if (holding) {
+              holding = false;
+              settled();
+            }
+          };
     let res: Dispatcher.ResponseData;
     try {
       res = await this.#agent.request({

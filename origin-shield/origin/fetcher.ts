@@ -1,19 +1,20 @@
 /**
  * How a fill reaches the origin for a routed request: the request the shield forwards
- * (origin/forward.ts) sent through the origin client, counted in metrics by origin and
- * kind, failures by kind.
+ * (origin/forward.ts) sent to a server of the origin's pool (pool.ts), counted in metrics
+ * by origin and kind, failures by kind (an origin with every server out is counted by
+ * the pool, not here: nothing was sent).
  */
 import type { Fetcher } from "../collapse/fill.ts";
 import type { ShieldMetrics } from "../observe/metrics.ts";
 import type { RoutedRequest } from "../types.ts";
-import type { OriginClient } from "./client.ts";
-import { forwardHeaders, forwardUrl } from "./forward.ts";
-import { OriginError } from "./origin-error.ts";
+import { forwardHeaders } from "./forward.ts";
+import { OriginDown, OriginError } from "./origin-error.ts";
+import type { OriginPools } from "./pool.ts";
 
 export interface OriginFetchDeps {
   /** This node's name for Via. */
   readonly name: string;
-  readonly origin: OriginClient;
+  readonly pools: OriginPools;
   readonly metrics: ShieldMetrics;
 }
 
@@ -34,12 +35,14 @@ export function originFetcher(deps: OriginFetchDeps, routed: RoutedRequest): Fet
     });
     const started = performance.now();
     try {
-      const url = forwardUrl(routed.origin, routed.url);
-      const res = await deps.origin.request({ url, method: "GET", headers, signal });
+      const request = { method: "GET", headers, signal };
+      const res = await deps.pools.request(routed.origin, routed.url, request);
       metrics.originLatency.labels(originName).observe((performance.now() - started) / 1000);
       return res;
     } catch (err) {
-      if (err instanceof OriginError) metrics.originErrors.labels(err.kind).inc();
+      if (err instanceof OriginError && !(err instanceof OriginDown)) {
+        metrics.originErrors.labels(err.kind).inc();
+      }
       throw err;
     }
   };

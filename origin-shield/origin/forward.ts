@@ -5,15 +5,12 @@
  * vouch for, http/client-address.ts), -Proto and -Host (as keyed) set by this node.
  * Host is the origin's own: undici sets it from the URL.
  *
- * The URL fetched is made only here, from a configured origin's base URL (chosen by
- * core/routing) plus the request's normalised path and query: no request can name
- * another host.
+ * The URL fetched is made only by the origin's pool (pool.ts), from one of the
+ * configured origin's servers (the origin chosen by core/routing) plus the request's
+ * normalised path and query: no request can name another host.
  */
-import type { OriginConfig } from "../../core/config/index.ts";
-import type { NormalisedUrl } from "../../core/key/index.ts";
 import type { HeaderPairs } from "../../core/policy/index.ts";
 import { forwardRequestHeaders } from "../../core/policy/index.ts";
-import { originTarget } from "../../core/routing/index.ts";
 import { type NodeHeaders, nodeHeaderPairs } from "../http/headers.ts";
 
 export interface ForwardOptions {
@@ -54,13 +51,4 @@ export function forwardHeaders(client: NodeHeaders, options: ForwardOptions): st
   if (typeof length === "string") out.push("content-length", length);
   if (options.extra !== undefined) for (const [n, v] of options.extra) out.push(n, v);
   return out;
-}
-
-/**
- * Where on the origin to fetch: its base URL, the normalised path and the query kept for
- * the key (core/routing, as the edge does). The origin comes from core/routing's
- * `routeOrigin`, so only a configured origin is ever named here.
- */
-export function forwardUrl(origin: OriginConfig, url: NormalisedUrl): string {
-  return originTarget(origin.url, url.path, url.query);
 }

@@ -6,10 +6,12 @@
 import type { CacheStatusMember } from "../../core/http/cache-status.ts";
 import { forwardedMember, type HeaderReader } from "../../core/policy/index.ts";
 import { pairsSource } from "../http/headers.ts";
-import { classify } from "../origin/client.ts";
+import { classify, type OriginResponse } from "../origin/client.ts";
 import type { OriginFetchDeps } from "../origin/fetcher.ts";
-import { forwardHeaders, forwardUrl } from "../origin/forward.ts";
-import { type BodyStream, originErrorResponse, relayed, type ShieldResponse } from "../respond.ts";
+import { forwardHeaders } from "../origin/forward.ts";
+import { OriginDown } from "../origin/origin-error.ts";
+import { originFailure } from "../rejection.ts";
+import { type BodyStream, relayed, type ShieldResponse } from "../respond.ts";
 import type { RoutedRequest } from "../types.ts";
 
 export interface PassOptions {
@@ -38,18 +40,17 @@ export async function passThrough(
     withBody,
   });
   deps.metrics.originRequests.labels(routed.origin.name, "pass").inc();
-  let res: Awaited<ReturnType<typeof deps.origin.request>>;
+  let res: OriginResponse;
   try {
-    res = await deps.origin.request({
-      url: forwardUrl(routed.origin, routed.url),
+    res = await deps.pools.request(routed.origin, routed.url, {
       method: client.method,
       headers,
       body: withBody ? client.body : null,
     });
   } catch (err) {
     const error = classify(err);
-    deps.metrics.originErrors.labels(error.kind).inc();
-    return originErrorResponse(deps.name, options.fwd, error, false);
+    if (!(error instanceof OriginDown)) deps.metrics.originErrors.labels(error.kind).inc();
+    return originFailure(deps.name, options.fwd, error, false);
   }
   const member = forwardedMember(deps.name, {
     fwd: options.fwd,

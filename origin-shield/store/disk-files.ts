@@ -32,6 +32,8 @@ export interface DiskFilesOptions {
   readonly availability: DiskAvailability;
   /** A new path in the tier's temp folder. */
   readonly tempPath: () => string;
+  /** Told of every entry that leaves the index (store/disk-index.ts). */
+  readonly dropped?: ((entry: IndexEntry) => void) | undefined;
 }
 
 type RemovalReason = "evict" | "delete" | "replace" | "expire";
@@ -49,7 +51,7 @@ export class DiskFiles {
   readonly #now: () => number;
   readonly #availability: DiskAvailability;
   readonly #tempPath: () => string;
-  readonly #index = new DiskIndex();
+  readonly #index: DiskIndex;
   readonly #locks = new FileLocks();
   readonly #folders = new Set<string>();
   #corrupt = 0;
@@ -62,6 +64,7 @@ export class DiskFiles {
     this.#now = options.now;
     this.#availability = options.availability;
     this.#tempPath = options.tempPath;
+    this.#index = new DiskIndex(options.dropped);
   }
 
   get bytes(): number {
@@ -79,6 +82,11 @@ export class DiskFiles {
 
   pathOf(name: string): string {
     return recordPath(this.#dir, name);
+  }
+
+  /** The entry indexed under `name` now, if any: no file is read. */
+  indexed(name: string): IndexEntry | undefined {
+    return this.#index.get(name);
   }
 
   /** The entry for `name`; when not indexed and `fromFile`, indexed from its file. */

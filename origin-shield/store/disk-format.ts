@@ -194,6 +194,18 @@ export async function readBody(handle: FileHandle, read: ReadDescription): Promi
   return readAt(handle, 0, length, true);
 }
 
+/**
+ * The key, head and footer bytes of a file whose description was just read, in a buffer
+ * of their own: kept to recognise the same description in a later read of the file
+ * (store/disk-heads.ts), without pinning the rest of the tail.
+ */
+export function descriptionBytes(read: ReadDescription): Buffer {
+  const from = read.record.bodyLength - read.tailStart;
+  const out = Buffer.allocUnsafeSlow(read.tail.length - from);
+  read.tail.copy(out, 0, from);
+  return out;
+}
+
 /** Exactly `length` bytes at `position`; a file that ends first is damaged. */
 async function readAt(
   handle: FileHandle,

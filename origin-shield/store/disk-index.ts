@@ -1,8 +1,10 @@
 /**
  * What the disk tier (store/disk-tier.ts) keeps in memory of its files: per file, its key,
  * kind, deleteAt, cost and inode, in order of use, and the total cost. No heads: the heads
- * are on disk, and a million entries would otherwise cost gigabytes of memory. Also the
- * per-file locks that keep the changes to one file in order.
+ * are on disk, and a million entries would otherwise cost gigabytes of memory (the tier
+ * remembers those of files read lately within a budget of their own, store/disk-heads.ts,
+ * and hears from the index when one no longer holds). Also the per-file locks that keep
+ * the changes to one file in order.
  */
 
 /** One file as the index knows it. */
@@ -21,8 +23,17 @@ export interface IndexEntry {
 export class DiskIndex {
   /** By file name; the Map's order is recency, least recently used first. */
   readonly #entries = new Map<string, IndexEntry>();
+  readonly #dropped: (entry: IndexEntry) => void;
   #bytes = 0;
   #sweep: Iterator<IndexEntry> | null = null;
+
+  /**
+   * `dropped` hears of every entry that leaves the index, removed or replaced: whatever
+   * was remembered of that file (its head, store/disk-heads.ts) no longer holds.
+   */
+  constructor(dropped: (entry: IndexEntry) => void = () => undefined) {
+    this.#dropped = dropped;
+  }
 
   get bytes(): number {
     return this.#bytes;
@@ -60,6 +71,7 @@ export class DiskIndex {
     if (this.#entries.get(entry.name) !== entry) return false;
     this.#entries.delete(entry.name);
     this.#bytes -= entry.cost;
+    this.#dropped(entry);
     return true;
   }
 

@@ -3,19 +3,18 @@
  * rebuild, removals), or a record to serve. What is served is checked first: a body read
  * whole against its checksum, a larger one streamed and checked as it is sent
  * (store/disk-stream.ts). A file that fails a check is reported damaged, with what could
- * be read of it, and the tier removes it.
+ * be read of it, and the tier removes it. A record found is described in full, its
+ * description bytes included, for the tier to remember (store/disk-heads.ts).
  */
 import { type FileHandle, open } from "node:fs/promises";
 import { crc32 } from "node:zlib";
 import {
   DamagedRecord,
-  type ReadDescription,
+  descriptionBytes,
   type RecordDescription,
   readBody,
   readDescription,
 } from "./disk-format.ts";
-import { FileBodyStream, type StreamHost, type StreamSource } from "./disk-stream.ts";
-import type { LowerRecord } from "./lower-tier.ts";
 
 /** A file's description, and which file it is. */
 export interface DescribedFile {
@@ -36,8 +35,16 @@ export type Described =
   | { readonly kind: "missing" }
   | { readonly kind: "damaged"; readonly damage: Damage };
 
+/** A record found intact: its description, parsed and as bytes, and its body if read. */
+export interface FoundFile extends DescribedFile {
+  /** Key, head and footer as they are on disk. */
+  readonly description: Buffer;
+  /** The body, read whole and checked; null when it is left to stream (or a vary record). */
+  readonly body: Buffer | null;
+}
+
 export type Read =
-  | { readonly kind: "found"; readonly record: LowerRecord }
+  | { readonly kind: "found"; readonly file: FoundFile }
   | { readonly kind: "missing" }
   | { readonly kind: "expired"; readonly ino: number }
   | { readonly kind: "damaged"; readonly damage: Damage };
@@ -54,45 +61,26 @@ export interface ReadRequest {
   readonly path: string;
   readonly key: string;
   readonly now: number;
-  readonly readWholeMaxBytes: number;
-  readonly streams: StreamHost;
+  /** Bodies up to this size are read whole and checked; larger ones are left to stream. */
+  readonly wholeMaxBytes: number;
 }
 
 /** The record in the file at `path`, checked, for `key`. */
 export async function readRecord(request: ReadRequest): Promise<Read> {
   const { path, key } = request;
   return withFile(path, async (handle, ino, size, found) => {
-    const read: ReadDescription = await readDescription(handle, size);
+    const read = await readDescription(handle, size);
     const record = read.record;
     if (record.key !== key) throw new DamagedRecord("the file holds another key");
     found(record);
     if (request.now >= record.deleteAt) return { kind: "expired", ino };
-    if (record.kind === "vary")
-      return { kind: "found", record: { kind: "vary", fields: record.fields } };
-    if (record.bodyLength <= request.readWholeMaxBytes) {
-      const body = await readBody(handle, read);
+    let body: Buffer | null = null;
+    if (record.kind === "object" && record.bodyLength <= request.wholeMaxBytes) {
+      body = await readBody(handle, read);
       if (crc32(body) !== record.bodyCrc) throw new DamagedRecord("body checksum");
-      return { kind: "found", record: { kind: "object", head: record.head, body } };
     }
-    const source: StreamSource = {
-      path,
-      ino,
-      fileSize: size,
-      bodyLength: record.bodyLength,
-      bodyCrc: record.bodyCrc,
-    };
-    const streams = request.streams;
-    return {
-      kind: "found",
-      record: {
-        kind: "streamed",
-        head: record.head,
-        body: {
-          size: record.bodyLength,
-          open: (start, end) => new FileBodyStream(streams, source, start, end),
-        },
-      },
-    };
+    const description = descriptionBytes(read);
+    return { kind: "found", file: { record, fileSize: size, ino, description, body } };
   });
 }
 

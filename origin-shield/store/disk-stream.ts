@@ -2,7 +2,9 @@
  * A stored body read from its file as it is sent (store/disk-tier.ts): for bodies too
  * large to hold in memory. The file is opened only when the stream is first read, so a
  * body that is never sent (a HEAD, a 304) costs no file descriptor, and it is read in
- * 64 KiB chunks only as fast as the client takes them.
+ * 256 KiB chunks only as fast as the client takes them: each chunk costs a read on
+ * libuv's thread pool and a turn of the send loop whatever its size, so larger chunks
+ * spread that over more bytes; a stream still holds about one chunk at a time.
  *
  * A stream that covers the whole body checks its CRC-32 before handing over the last
  * chunk: on a mismatch that chunk is withheld and the stream throws, so the client sees
@@ -14,7 +16,7 @@ import { type FileHandle, open } from "node:fs/promises";
 import { crc32 } from "node:zlib";
 import { DamagedRecord, readDescription } from "./disk-format.ts";
 
-const CHUNK_BYTES = 64 * 1024;
+const CHUNK_BYTES = 256 * 1024;
 
 /** The file a stream reads, as it was when the record was looked up. */
 export interface StreamSource {

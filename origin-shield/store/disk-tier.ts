@@ -15,6 +15,12 @@
  * succeeds (store/disk-availability.ts); it serves what it has meanwhile. No call throws
  * or rejects: a failing disk costs a miss.
  *
+ * A hit costs little more than reading its body (store/disk-lookup.ts): the description
+ * of a file read lately is remembered (store/disk-heads.ts), so a small body is one read
+ * of the whole file, compared and checked, with no JSON parsed; a body up to
+ * `holdMaxBytes` is read whole per lookup and sent as one buffer (HeldBody,
+ * store/stored-object.ts); only larger ones stream, in large chunks (store/disk-stream.ts).
+ *
  * Changes to one file (a rename into place, a removal, a new head) run one at a time
  * under that file's lock. Whoever removes or replaces a file reads its description first
  * and tells the events, so each stored event has one removed event to match.
@@ -27,8 +33,9 @@ import { basename, join } from "node:path";
 import type { Logger } from "pino";
 import { DiskAvailability } from "./disk-availability.ts";
 import { DiskFiles } from "./disk-files.ts";
-import { costOf, type RecordDescription, recordName, TEMP_FOLDER } from "./disk-format.ts";
-import { readRecord } from "./disk-read.ts";
+import { costOf, type RecordDescription, TEMP_FOLDER } from "./disk-format.ts";
+import { HeadCache } from "./disk-heads.ts";
+import { DiskLookup } from "./disk-lookup.ts";
 import { forEachRecordFile } from "./disk-scan.ts";
 import type { FileBodyStream, StreamHost } from "./disk-stream.ts";
 import { DiskWriter, type WriterHost, writeRecordFile } from "./disk-writer.ts";
@@ -47,8 +54,18 @@ export interface DiskTierOptions {
   /** Budget for the files, counted in the 4 KiB blocks the file system gives them. */
   readonly maxBytes: number;
   readonly maxObjectBytes: number;
-  /** Bodies up to this size are read whole and checked; larger ones are streamed. */
+  /**
+   * Bodies up to this size are read whole, checked and returned as objects (kept by the
+   * memory tier, which takes bodies of this size).
+   */
   readonly readWholeMaxBytes: number;
+  /**
+   * Larger bodies up to this size are read whole too, for each lookup, and returned as a
+   * HeldBody: sent as one buffer, never kept. Larger ones stream from the file; 1 MiB.
+   */
+  readonly holdMaxBytes?: number | undefined;
+  /** Bytes of file descriptions remembered (store/disk-heads.ts); 16 MiB. */
+  readonly headCacheBytes?: number | undefined;
   readonly events?: readonly LowerTierEvents[] | undefined;
   readonly log?: Logger | undefined;
   readonly now?: (() => number) | undefined;
@@ -69,6 +86,9 @@ export interface DiskTierHealth extends LowerTierHealth {
   readonly writeErrors: number;
   /** Bodies being streamed from disk: file descriptors held. */
   readonly streams: number;
+  /** File descriptions remembered, and their estimated bytes. */
+  readonly heads: number;
+  readonly headBytes: number;
   readonly dir: string;
 }
 
@@ -83,7 +103,8 @@ export class DiskTier implements LowerTier {
   readonly #dir: string;
   readonly #tempDir: string;
   readonly #maxBytes: number;
-  readonly #readWholeMaxBytes: number;
+  readonly #heads: HeadCache;
+  readonly #lookup: DiskLookup;
   readonly #log: Logger | undefined;
   readonly #now: () => number;
   readonly #availability: DiskAvailability;
@@ -109,7 +130,7 @@ export class DiskTier implements LowerTier {
     this.#tempDir = join(options.dir, TEMP_FOLDER);
     this.#maxBytes = options.maxBytes;
     this.maxObjectBytes = options.maxObjectBytes;
-    this.#readWholeMaxBytes = options.readWholeMaxBytes;
+    this.#heads = new HeadCache(options.headCacheBytes ?? 16 * 1024 * 1024);
     this.#log = options.log;
     this.#now = options.now ?? Date.now;
     this.#availability = new DiskAvailability({
@@ -126,6 +147,7 @@ export class DiskTier implements LowerTier {
       now: this.#now,
       availability: this.#availability,
       tempPath: () => this.#tempPath(),
+      dropped: (entry) => this.#heads.dropped(entry),
     });
     this.#prepared = this.#prepare();
     this.#writerHost = {
@@ -158,6 +180,14 @@ export class DiskTier implements LowerTier {
         void this.#files.damaged(basename(source.path), { ino, reason, record: null });
       },
     };
+    this.#lookup = new DiskLookup({
+      files: this.#files,
+      heads: this.#heads,
+      streams: this.#streamHost,
+      now: this.#now,
+      readWholeMaxBytes: options.readWholeMaxBytes,
+      holdMaxBytes: options.holdMaxBytes ?? 1024 * 1024,
+    });
     this.ready = this.#rebuild();
     this.#sweepTimer = setInterval(() => this.#files.sweep(), options.sweepIntervalMs ?? 60_000);
     this.#sweepTimer.unref();
@@ -166,26 +196,7 @@ export class DiskTier implements LowerTier {
   async get(key: string): Promise<LowerRecord | undefined> {
     if (this.#closed) return undefined;
     try {
-      const name = recordName(key);
-      const entry = await this.#files.lookup(name, this.#rebuilding);
-      if (entry === undefined || entry.key !== key) return undefined;
-      if (this.#now() >= entry.deleteAt) {
-        await this.#files.expire(entry, entry.ino);
-        return undefined;
-      }
-      this.#files.touch(entry);
-      const read = await readRecord({
-        path: this.#files.pathOf(name),
-        key,
-        now: this.#now(),
-        readWholeMaxBytes: this.#readWholeMaxBytes,
-        streams: this.#streamHost,
-      });
-      if (read.kind === "found") return read.record;
-      if (read.kind === "missing") this.#files.forget(entry);
-      else if (read.kind === "expired") await this.#files.expire(entry, read.ino);
-      else await this.#files.damaged(name, read.damage);
-      return undefined;
+      return await this.#lookup.get(key, this.#rebuilding);
     } catch (error) {
       this.#log?.warn({ err: error, key }, "disk tier: a read failed");
       return undefined;
@@ -260,6 +271,8 @@ export class DiskTier implements LowerTier {
       corrupt: this.#files.corrupt,
       writeErrors: this.#availability.writeErrors,
       streams: this.#streams.size,
+      heads: this.#heads.size,
+      headBytes: this.#heads.bytes,
       dir: this.#dir,
     };
   }
@@ -276,6 +289,7 @@ export class DiskTier implements LowerTier {
     await this.ready;
     await Promise.all([...this.#writers].map((writer) => writer.done));
     await this.#files.idle();
+    this.#heads.clear();
   }
 
   #tempPath(): string {

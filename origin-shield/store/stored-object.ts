@@ -4,7 +4,7 @@
  * written with one `writeHead` and one `end` and never needs chunked encoding.
  */
 import type { EntryMeta } from "../../core/policy/index.ts";
-import type { StreamedBody } from "../types.ts";
+import type { BodyStream, StreamedBody } from "../types.ts";
 
 export interface StoredObject {
   readonly kind: "object";
@@ -24,11 +24,50 @@ export interface StoredObject {
   readonly derivedFrom?: string | undefined;
   /**
    * A body too large to hold in memory, read from disk as it is sent (the disk tier); when
-   * set, `body` is empty and the size is the stream's.
+   * set, `body` is empty and the size is the stream's. A HeldBody is one the tier has
+   * already read whole for this lookup: it is sent as one buffer, never kept.
    */
   readonly streamed?: StreamedBody | undefined;
   /** The lower tier this copy was read from (disk, redis), for Cache-Status; else unset. */
   readonly from?: "disk" | "redis" | undefined;
+}
+
+/**
+ * A body a lower tier read whole, and checked, for one lookup: larger than the memory
+ * tier keeps, small enough to hold while it is sent (store/disk-tier.ts does so up to
+ * 1 MiB). As a StreamedBody nothing stores it beyond the requests that read it, and
+ * respond.ts writes its bytes as one buffer, the way it writes a memory hit, instead of
+ * iterating a stream of one chunk.
+ */
+export class HeldBody implements StreamedBody {
+  readonly bytes: Buffer;
+
+  constructor(bytes: Buffer) {
+    this.bytes = bytes;
+  }
+
+  get size(): number {
+    return this.bytes.length;
+  }
+
+  /** Bytes `start`..`end` inclusive, without copying. */
+  part(start: number, end: number): Buffer {
+    return this.bytes.subarray(start, end + 1);
+  }
+
+  open(start: number, end: number): BodyStream {
+    let left: Buffer | null = this.part(start, end);
+    return {
+      close: () => {
+        left = null;
+      },
+      async *[Symbol.asyncIterator]() {
+        const chunk = left;
+        left = null;
+        if (chunk !== null && chunk.length > 0) yield chunk;
+      },
+    };
+  }
 }
 
 /** Where a stored object belongs: its URL, primary key and what it was made from. */

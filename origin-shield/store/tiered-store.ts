@@ -16,7 +16,7 @@ import type { HeaderReader } from "../../core/policy/index.ts";
 import type { LowerRecord, LowerTier, LowerWriter, RecordHead } from "./lower-tier.ts";
 import type { MemoryTier } from "./memory-tier.ts";
 import { varyKey } from "./memory-tier.ts";
-import { type StoredObject, toStoredObject } from "./stored-object.ts";
+import { bodySize, type StoredObject, toStoredObject } from "./stored-object.ts";
 import type { StoredHead, Tier, TierWriter } from "./tier.ts";
 
 /** What the store tells metrics about each lower tier's reads. */
@@ -74,15 +74,16 @@ export class TieredStore implements Tier {
         this.#observer?.read(tier.name, "miss", seconds, 0);
         continue;
       }
-      const obj = objectOf(found.record);
-      if (obj.primary !== primary) continue; // never another key's response
       const record = found.record;
-      const bytes = record.kind === "object" ? record.body.length : record.body.size;
-      this.#observer?.read(tier.name, "hit", seconds, bytes);
+      const served = objectOf(record, tier.name);
+      if (served.primary !== primary) continue; // never another key's response
+      this.#observer?.read(tier.name, "hit", seconds, bodySize(served));
       // What was read before a purge may be the purged copy: it answers the request that
-      // read it, but no tier above keeps it.
-      if (generation === this.#generation) this.#promote(obj, found.record, found.key, at, request);
-      return { ...obj, from: tier.name };
+      // read it, but no tier above keeps it. (A body streamed from disk stays there.)
+      if (generation === this.#generation && record.kind === "object") {
+        this.#promote(objectOf(record, undefined), record, found.key, at, request);
+      }
+      return served;
     }
     return undefined;
   }
@@ -295,8 +296,32 @@ function headOf(obj: StoredObject): RecordHead {
   };
 }
 
-function objectOf(record: ObjectRecord): StoredObject {
-  if (record.kind === "object")
-    return toStoredObject(record.head.meta, record.body, record.head.id);
-  return toStoredObject(record.head.meta, Buffer.alloc(0), record.head.id, record.body);
+/**
+ * What toStoredObject makes of a lower tier's head, without the body: kept by the head
+ * object. The disk tier hands back the same head for every hit on a file it read lately
+ * (store/disk-heads.ts), so the fields are interned and flattened once per file rather
+ * than once per hit, and every hit shares one field list, which respond.ts recognises
+ * to reuse the fields it wrote for the last one. Held weakly: a shape goes with its head.
+ */
+const shapes = new WeakMap<RecordHead, StoredObject>();
+const NO_BODY = Buffer.alloc(0);
+
+function unopened(): never {
+  throw new Error("a stored object's shape has no body");
+}
+
+/** The StoredObject for a record read from a lower tier, told where it came from. */
+function objectOf(record: ObjectRecord, from: LowerTier["name"] | undefined): StoredObject {
+  const size = record.kind === "object" ? record.body.length : record.body.size;
+  let shape = shapes.get(record.head);
+  if (shape === undefined || bodySize(shape) !== size) {
+    const { meta, id } = record.head;
+    shape = toStoredObject(meta, NO_BODY, id, { size, open: unopened });
+    shapes.set(record.head, shape);
+  }
+  if (record.kind !== "object") return { ...shape, streamed: record.body, from };
+  const body = record.body;
+  // What memory keeps has no `from`, as what it stores from a fill has none.
+  if (from === undefined) return { ...shape, body, streamed: undefined };
+  return { ...shape, body, streamed: undefined, from };
 }

@@ -10,6 +10,7 @@ import type { Socket } from "node:net";
 import type { ShieldHandler } from "../compose.ts";
 import type { ShieldContext } from "../context.ts";
 import { accessLog } from "../observe/access-log.ts";
+import { type HopTrace, traceRequest } from "../observe/trace.ts";
 import { type BodyStream, errorResponse, type ShieldResponse } from "../respond.ts";
 import type { ShieldRequest } from "../types.ts";
 
@@ -28,6 +29,7 @@ export function nodeListener(
     method: string,
     target: string,
     start: number,
+    trace: HopTrace,
     r: ShieldResponse,
     sent: number,
   ) => {
@@ -37,7 +39,7 @@ export function nodeListener(
     metrics.served(bytes);
     if (log !== null) {
       const ms = Math.round((performance.now() - start) * 10) / 10;
-      log(method, target, r.status, r.outcome, bytes, ms, complete);
+      log(method, target, r.status, r.outcome, bytes, ms, complete, trace);
     }
   };
   return (req, res) => {
@@ -49,6 +51,7 @@ export function nodeListener(
     }
     const start = log !== null ? performance.now() : 0;
     const method = req.method ?? "GET";
+    const trace = traceRequest(req.headers);
     const socket = req.socket;
     const request: ShieldRequest = {
       method,
@@ -67,18 +70,18 @@ export function nodeListener(
     if (result instanceof Promise) {
       const send = (r: ShieldResponse) => {
         const sent = write(res, r, sendTimeoutMs);
-        if (typeof sent === "number") finish(method, target, start, r, sent);
-        else void sent.then((n) => finish(method, target, start, r, n));
+        if (typeof sent === "number") finish(method, target, start, trace, r, sent);
+        else void sent.then((n) => finish(method, target, start, trace, r, n));
       };
       result.then(send, (err: unknown) => send(internalError(ctx, err)));
       return;
     }
     // A hit: written at once, without a closure or a promise.
     const sent = write(res, result, sendTimeoutMs);
-    if (typeof sent === "number") finish(method, target, start, result, sent);
+    if (typeof sent === "number") finish(method, target, start, trace, result, sent);
     else {
       const r = result;
-      void sent.then((n) => finish(method, target, start, r, n));
+      void sent.then((n) => finish(method, target, start, trace, r, n));
     }
   };
 }

@@ -5,6 +5,7 @@
 import type { ShieldHandler } from "../compose.ts";
 import type { ShieldContext } from "../context.ts";
 import { fromWebHeaders } from "../http/headers.ts";
+import { traceRequest } from "../observe/trace.ts";
 import type { ShieldResponse } from "../respond.ts";
 
 export async function handleWeb(
@@ -16,6 +17,7 @@ export async function handleWeb(
   const url = new URL(request.url);
   const headers = fromWebHeaders(request.headers);
   headers.host ??= url.host;
+  traceRequest(headers);
   const method = request.method;
   const r = await handle({
     method,

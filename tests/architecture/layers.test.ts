@@ -53,7 +53,7 @@ const SHIELD_LAYERS: readonly (readonly string[])[] = [
   ["origin-shield/compose.ts"],
   ["origin-shield/context.ts"],
   ["origin-shield/image/"],
-  ["origin-shield/cache/", "origin-shield/pass/", "origin-shield/request/"],
+  ["origin-shield/cache/", "origin-shield/pass/", "origin-shield/request/", "origin-shield/limit/"],
   ["origin-shield/origin/fetcher.ts"],
   ["origin-shield/collapse/"],
   ["origin-shield/respond.ts", "origin-shield/rejection.ts"],

@@ -8,10 +8,15 @@
  *        the node answers requests for that path with each response in turn, the last
  *        one repeating; unscripted paths get 404.
  *   GET  /__control/log?path=/t/1/a   the requests received for that path, in order.
+ *   POST /__control/hang  {"hang": true}
+ *        black-holes the node: every other request is logged and never answered (the
+ *        connection stays open), until {"hang": false}.
  *
  * Started by the `workers` project's globalSetup (vitest.config.ts), which provides the
  * node URLs to the tests (`inject("fakeShields")`), plus the URL of a port nothing
- * listens on (`inject("deadNode")`): connecting to it is refused.
+ * listens on (`inject("deadNode")`): connecting to it is refused, and a fourth node kept
+ * out of the others (`inject("spareShield")`) for the tests that black-hole a node, so
+ * test files running at the same time never meet a hanging node they did not ask for.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -76,6 +81,7 @@ function flatHeaders(req: IncomingMessage): Record<string, string> {
 export function fakeShield(name: string): Server {
   const scripts = new Map<string, Script>();
   const logs = new Map<string, Logged[]>();
+  let hanging = false;
 
   async function control(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
     if (req.method === "POST" && url.pathname === "/__control/script") {
@@ -84,6 +90,11 @@ export function fakeShield(name: string): Server {
         responses: Scripted[];
       };
       scripts.set(path, { responses, served: 0 });
+      res.writeHead(204).end();
+      return;
+    }
+    if (req.method === "POST" && url.pathname === "/__control/hang") {
+      hanging = (JSON.parse(await readBody(req)) as { hang: boolean }).hang;
       res.writeHead(204).end();
       return;
     }
@@ -107,6 +118,7 @@ export function fakeShield(name: string): Server {
     const list = logs.get(url.pathname) ?? [];
     list.push(entry);
     logs.set(url.pathname, list);
+    if (hanging) return;
 
     const script = scripts.get(url.pathname);
     if (script === undefined || script.responses.length === 0) {
@@ -184,19 +196,23 @@ declare module "vitest" {
   export interface ProvidedContext {
     fakeShields: string[];
     deadNode: string;
+    spareShield: string;
   }
 }
 
-/** Vitest globalSetup: three fake shield nodes and one refused port. */
+/** Vitest globalSetup: three fake shield nodes, a spare one, and one refused port. */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
-  const servers = ["shield-a", "shield-b", "shield-c"].map(fakeShield);
-  const urls = await Promise.all(servers.map(listen));
+  const servers = ["shield-a", "shield-b", "shield-c", "shield-d"].map(fakeShield);
+  const listening = await Promise.all(servers.map(listen));
+  const urls = listening.slice(0, 3);
+  const spare = listening[3]!;
   // A port that was just free: connecting to it is refused.
   const probe = createServer();
   const deadNode = await listen(probe);
   await close(probe);
   project.provide("fakeShields", urls);
   project.provide("deadNode", deadNode);
+  project.provide("spareShield", spare);
   return async () => {
     await Promise.all(servers.map(close));
   };

@@ -33,6 +33,7 @@ import {
 import { rendezvousNodes, rendezvousOrder, routeOrigin } from "../../core/routing/index.ts";
 import { negotiateFormat, variantId } from "../../core/variant/index.ts";
 import { imageAgreementCases } from "./agreement-images.ts";
+import { negativeAgreementCases } from "./agreement-negative.ts";
 import { variantAgreementCases } from "./agreement-variant.ts";
 
 const T0 = Date.UTC(2026, 0, 1);
@@ -519,4 +520,5 @@ export const agreementCases: readonly AgreementCase[] = [
   },
   ...variantAgreementCases,
   ...imageAgreementCases,
+  ...negativeAgreementCases,
 ];

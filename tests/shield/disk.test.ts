@@ -1,10 +1,21 @@
 /**
  * A shield with a disk tier, through its app factory and a loopback origin: a restarted
  * node is warm; a body too large for memory is stored on disk and streamed from it,
- * ranges included; a damaged file is never served; a disk that fails leaves the node
- * serving from memory and says so.
+ * ranges included; one under 1 MiB is read whole on each hit, and a file damaged after
+ * its head was remembered is still never served; a damaged file is never served; a disk
+ * that fails leaves the node serving from memory and says so.
  */
-import { mkdtempSync, readdirSync, rmSync, statSync, truncateSync, writeFileSync } from "node:fs";
+import {
+  closeSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  truncateSync,
+  writeFileSync,
+  writeSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -13,6 +24,8 @@ import { type TestShield, testShield } from "../helpers/shield.ts";
 
 const BIG = Buffer.alloc(3 * 1024 * 1024);
 for (let i = 0; i < BIG.length; i++) BIG[i] = (i * 7 + (i >> 11)) & 0xff;
+/** Over the memory tier's bound in these cases, under the 1 MiB read whole per hit. */
+const MID = BIG.subarray(0, 100 * 1024);
 
 let dir = "";
 let origin: TestOrigin | undefined;
@@ -21,12 +34,12 @@ const shields: TestShield[] = [];
 async function setUp(): Promise<TestOrigin> {
   dir = mkdtempSync(join(tmpdir(), "shield-disk-"));
   origin = await startOrigin((req, res) => {
-    const big = req.url === "/big";
+    const bytes = req.url === "/big" ? BIG : req.url === "/mid" ? MID : null;
     res.writeHead(200, {
-      "content-type": big ? "application/octet-stream" : "text/plain",
+      "content-type": bytes !== null ? "application/octet-stream" : "text/plain",
       "cache-control": "public, max-age=600",
     });
-    res.end(big ? BIG : `body of ${req.url}`);
+    res.end(bytes ?? `body of ${req.url}`);
   });
   return origin;
 }
@@ -100,6 +113,35 @@ describe("the disk tier", () => {
     // Never held in memory: the memory tier has nothing of it.
     expect(t.shield.context.tiers.memory.entries).toBe(0);
     expect(from.count()).toBe(1);
+  });
+
+  it("a body over memory's bound but under 1 MiB is read whole per hit; damage is still found", async () => {
+    const from = await setUp();
+    const t = node(from, 64 * 1024);
+    expect((await get(t, "/mid")).body.equals(MID)).toBe(true);
+    await t.shield.drain();
+    for (let round = 0; round < 3; round++) {
+      const hit = await get(t, "/mid");
+      expect(hit.cacheStatus).toMatch(/^shield; hit.*detail=disk/);
+      expect(hit.body.equals(MID)).toBe(true);
+    }
+    const part = await get(t, "/mid", { range: "bytes=-100" });
+    expect(part.status).toBe(206);
+    expect(part.body.equals(MID.subarray(MID.length - 100))).toBe(true);
+    expect(t.shield.context.tiers.memory.entries).toBe(0);
+    expect(t.shield.context.tiers.disk?.health().heads).toBe(1);
+
+    // One body byte flipped in place, under the remembered head: never served.
+    const [file] = recordFiles();
+    if (file === undefined) throw new Error("nothing was written to disk");
+    const handle = openSync(file, "r+");
+    writeSync(handle, Buffer.from([MID[5000]! ^ 0xff]), 0, 1, 5000);
+    closeSync(handle);
+    const refetched = await get(t, "/mid");
+    expect(refetched.cacheStatus).toMatch(/fwd=uri-miss/);
+    expect(refetched.body.equals(MID)).toBe(true);
+    expect(t.shield.context.tiers.disk?.health().corrupt).toBe(1);
+    expect(from.count()).toBe(2);
   });
 
   it("a file cut short after a restart is not served: the node fetches again", async () => {

@@ -8,8 +8,10 @@ import type { OriginConfig } from "../../core/config/index.ts";
 import { forwardedView, type HeaderReader } from "../../core/policy/index.ts";
 import type { EntryStore } from "../cache/entry-store.ts";
 import type { EdgeRuntime } from "../config/runtime.ts";
+import type { EdgeHop } from "../observe/request-log.ts";
 import { normaliseAcceptEncoding } from "../request/accept-encoding.ts";
 import { upstreamRequestHeaders } from "../request/forward-headers.ts";
+import type { UpstreamHop } from "../upstream/fetch-upstream.ts";
 
 /** What the edge needs of the runtime's ExecutionContext: work that outlives the response. */
 export interface BackgroundTasks {
@@ -21,6 +23,10 @@ export interface EdgeRequest {
   readonly client: Request;
   readonly exec: BackgroundTasks;
   readonly store: EntryStore;
+  /** What the hop to the shields keeps between requests: node marks, the signing secret. */
+  readonly upstream: UpstreamHop;
+  /** Its W3C trace, the shield node that answered, timings (observe/request-log.ts). */
+  readonly hop: EdgeHop;
   /** The clock; `now` is its reading when the request arrived. */
   readonly clock: () => number;
   readonly now: number;
@@ -101,5 +107,6 @@ export function upstreamHeaders(er: EdgeRequest, method: string, complete: boole
     forwardedFor: er.forwardedFor,
     accept: er.accept,
     complete,
+    trace: er.hop.trace,
   });
 }

@@ -26,6 +26,7 @@ import { discard } from "../cache/body.ts";
 import type { EntryStore, StoredEntry } from "../cache/entry-store.ts";
 import type { EdgeRuntime } from "../config/runtime.ts";
 import { EdgeError } from "../errors.ts";
+import { type EdgeHop, startHop } from "../observe/request-log.ts";
 import { clientAddress } from "../request/forward-headers.ts";
 import {
   type InvalidImage,
@@ -33,6 +34,7 @@ import {
   refuseUnsigned,
 } from "../request/image-request.ts";
 import { reservedNamespace } from "../request/reserved-path.ts";
+import type { NodeHealth } from "../upstream/node-health.ts";
 import { type BackgroundTasks, type EdgeRequest, policyView } from "./edge-request.ts";
 import { fetchAndStore } from "./miss.ts";
 import { passThrough } from "./pass.ts";
@@ -42,13 +44,19 @@ import { revalidateInBackground, revalidateNow } from "./revalidate.ts";
 export interface HandleOptions {
   readonly store: EntryStore;
   readonly clock: () => number;
+  /** This isolate's marks on shield nodes that failed. */
+  readonly health: NodeHealth;
+  /** EDGE_SHIELD_SECRET: requests to shields are signed with it; undefined: unsigned. */
+  readonly shieldSecret: string | undefined;
+  /** The request's trace and timings (observe/request-log.ts); default: started here. */
+  readonly hop?: EdgeHop | undefined;
 }
 
 export async function handleEdgeRequest(
   rt: EdgeRuntime,
   client: Request,
   exec: BackgroundTasks,
-  { store, clock }: HandleOptions,
+  { store, clock, health, shieldSecret, hop }: HandleOptions,
 ): Promise<Response> {
   const now = clock();
   const name = rt.edge.cacheStatusName;
@@ -81,6 +89,8 @@ export async function handleEdgeRequest(
     client,
     exec,
     store,
+    upstream: { health, clock, secret: shieldSecret },
+    hop: hop ?? startHop(client),
     clock,
     now,
     name,
@@ -155,7 +165,7 @@ async function serveCacheable(er: EdgeRequest, key: string): Promise<Response> {
     er.now,
     er.rt.policy,
   );
-  const action = cacheAction(decision, er.name);
+  const action = cacheAction(decision, er.name, entry?.meta);
   switch (action.kind) {
     case "hit":
       if (action.refresh) revalidateInBackground(er, name, key, entry!.meta);

@@ -1,5 +1,6 @@
 import type { CacheStatusMember } from "../../core/http/index.ts";
 import type { HeaderPairs } from "../../core/policy/index.ts";
+import { noteUpstream } from "../observe/request-log.ts";
 import { fetchUpstream, type UpstreamOutcome } from "../upstream/fetch-upstream.ts";
 import { type EdgeRequest, upstreamHeaders } from "./edge-request.ts";
 import { storeAndRelay } from "./store.ts";
@@ -25,14 +26,20 @@ export async function fetchForCache(
   const headers = upstreamHeaders(er, "GET", true);
   for (const [n, v] of validators) headers.set(n, v);
   const requestTime = er.clock();
-  const up = await fetchUpstream(er.rt, {
-    method: "GET",
-    path: er.path,
-    query: er.query,
-    headers,
-    key,
-    origin: er.origin,
-  });
+  const sentAt = performance.now();
+  const up = await fetchUpstream(
+    er.rt,
+    {
+      method: "GET",
+      path: er.path,
+      query: er.query,
+      headers,
+      key,
+      origin: er.origin,
+    },
+    er.upstream,
+  );
+  noteUpstream(er.hop, up, sentAt);
   return { headers, up, requestTime, responseTime: er.clock() };
 }
 

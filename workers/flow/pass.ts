@@ -4,6 +4,7 @@
  * (conditionals, Range and body included) and their answers are never stored.
  */
 import { type Disposition, forwardedMember } from "../../core/policy/index.ts";
+import { noteUpstream } from "../observe/request-log.ts";
 import { fetchUpstream } from "../upstream/fetch-upstream.ts";
 import { type EdgeRequest, upstreamHeaders } from "./edge-request.ts";
 import { invalidateAfterUnsafe } from "./invalidate.ts";
@@ -17,15 +18,21 @@ export async function passThrough(
   { fwd, detail }: Extract<Disposition, { kind: "pass" }>,
 ): Promise<Response> {
   const method = er.client.method;
-  const up = await fetchUpstream(er.rt, {
-    method,
-    path: er.path,
-    query: er.query,
-    headers: upstreamHeaders(er, method, false),
-    body: method === "GET" || method === "HEAD" ? null : er.client.body,
-    key,
-    origin: er.origin,
-  });
+  const sentAt = performance.now();
+  const up = await fetchUpstream(
+    er.rt,
+    {
+      method,
+      path: er.path,
+      query: er.query,
+      headers: upstreamHeaders(er, method, false),
+      body: method === "GET" || method === "HEAD" ? null : er.client.body,
+      key,
+      origin: er.origin,
+    },
+    er.upstream,
+  );
+  noteUpstream(er.hop, up, sentAt);
   if (up.kind === "failed") return upstreamError(er, up, { cache: er.name, fwd, detail });
   const response = up.response;
   invalidateAfterUnsafe(er, response);

@@ -14,6 +14,7 @@ import {
   pairsReader,
   revalidationHeaders,
   staleOnError,
+  storedDetail,
 } from "../../core/policy/index.ts";
 import { discard } from "../cache/body.ts";
 import type { StoredEntry } from "../cache/entry-store.ts";
@@ -94,7 +95,7 @@ export async function revalidateNow(
       fwd,
       status: 304,
       stored: plan.store,
-      detail: plan.store ? undefined : plan.reason,
+      detail: plan.store ? storedDetail(plan.meta) : plan.reason,
     });
     const upstreamStatus = response.headers.get("cache-status");
     if (!plan.store) {

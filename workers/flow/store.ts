@@ -10,6 +10,7 @@ import {
   type HeaderReader,
   planStorage,
   type StoragePlan,
+  storedDetail,
 } from "../../core/policy/index.ts";
 import { matchResponseRule, type RuleMatch } from "../../core/rules/index.ts";
 import { type StoredBody, split } from "../cache/body.ts";
@@ -105,7 +106,7 @@ export function storeAndRelay(
     fwd,
     status: response.status,
     stored: plan.store,
-    detail: plan.store ? undefined : plan.reason,
+    detail: plan.store ? storedDetail(plan.meta) : plan.reason,
   });
   return relay(er, response, body, member);
 }

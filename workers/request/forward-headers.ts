@@ -5,9 +5,11 @@
  * X-Real-IP, …), URL overrides (X-Original-URL, X-Rewrite-URL, X-Host) and Expect never
  * pass, nor do method overrides on a GET or HEAD; a cacheable request also loses its
  * conditionals; and this hop writes Via, X-Forwarded-For, -Proto and -Host from what it
- * checked itself. The edge adds two things of its own: the Accept of
- * a negotiated image, and Accept-Encoding reduced to the codings a shield serves.
+ * checked itself. The edge adds three things of its own: the Accept of a negotiated
+ * image, Accept-Encoding reduced to the codings a shield serves, and its own span of the
+ * request's W3C trace in `traceparent`.
  */
+import type { HopTrace } from "../../core/http/trace-context.ts";
 import { forwardRequestHeaders } from "../../core/policy/index.ts";
 import { normaliseAcceptEncoding } from "./accept-encoding.ts";
 
@@ -28,6 +30,11 @@ export interface UpstreamHeaderOptions {
    * so conditionals and Range are dropped, and it answers the client's conditions itself.
    */
   readonly complete: boolean;
+  /**
+   * This hop's W3C trace (core/http/trace-context.ts): its `traceparent` replaces the
+   * client's, and the client's `tracestate` goes only with a trace it continues.
+   */
+  readonly trace?: HopTrace | undefined;
 }
 
 /**
@@ -52,6 +59,11 @@ export function upstreamRequestHeaders(client: Headers, options: UpstreamHeaderO
   });
   for (const [name, value] of pairs) out.append(name, value);
   if (options.accept !== undefined) out.set("accept", options.accept);
+  const trace = options.trace;
+  if (trace !== undefined) {
+    out.set("traceparent", trace.traceparent);
+    if (trace.restarted) out.delete("tracestate");
+  }
   if (options.complete) {
     const encoding = normaliseAcceptEncoding(client.get("accept-encoding"));
     if (encoding === null) out.delete("accept-encoding");

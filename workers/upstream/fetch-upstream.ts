@@ -13,10 +13,19 @@
  * to stale-if-error) as it is. Only GET and HEAD are retried (at most `edge.maxAttempts`
  * nodes): another method may have had effects on the first node, and its body cannot be
  * sent twice.
+ *
+ * A node that failed is marked down for a while (node-health.ts) and tried after the
+ * others; while another node is left to try, a node gets `edge.firstByteTimeoutMs` (when
+ * set) rather than the whole `edge.shieldTimeoutMs`. With EDGE_SHIELD_SECRET set, each
+ * request to a node carries the edge's signature (sign-request.ts). None of this applies
+ * without shields: an origin fetched directly is the only place to go, and is not ours
+ * to sign for.
  */
 import type { OriginConfig } from "../../core/config/index.ts";
 import { originTarget, rendezvousOrder } from "../../core/routing/index.ts";
 import type { EdgeRuntime } from "../config/runtime.ts";
+import type { NodeHealth } from "./node-health.ts";
+import { signedHeaders } from "./sign-request.ts";
 
 export interface UpstreamRequest {
   readonly method: string;
@@ -44,10 +53,25 @@ export type UpstreamOutcome =
       readonly attempts: number;
     };
 
-/** The base URLs to try, in order. */
-export function upstreamTargets(rt: EdgeRuntime, req: UpstreamRequest): string[] {
+/** What the edge keeps for the hop to its shields, beyond one request. */
+export interface UpstreamHop {
+  /** This isolate's marks on nodes that failed. */
+  readonly health: NodeHealth;
+  /** The clock the marks are kept by, ms. */
+  readonly clock: () => number;
+  /** EDGE_SHIELD_SECRET; undefined: requests go unsigned. */
+  readonly secret: string | undefined;
+}
+
+/** The base URLs to try, in order: the key's rendezvous order, nodes marked down last. */
+export function upstreamTargets(
+  rt: EdgeRuntime,
+  req: UpstreamRequest,
+  health: NodeHealth,
+  now: number,
+): readonly string[] {
   if (rt.shields === null) return [req.origin.url];
-  const order = rendezvousOrder(rt.shields, req.key);
+  const order = health.order(rendezvousOrder(rt.shields, req.key), now);
   const retryable = req.method === "GET" || req.method === "HEAD";
   return order.slice(0, retryable ? rt.edge.maxAttempts : 1);
 }
@@ -57,34 +81,55 @@ class Timeout extends Error {}
 export async function fetchUpstream(
   rt: EdgeRuntime,
   req: UpstreamRequest,
+  hop: UpstreamHop,
 ): Promise<UpstreamOutcome> {
-  const targets = upstreamTargets(rt, req);
+  const { edge } = rt;
+  const shields = rt.shields !== null;
+  const health = hop.health;
+  const backoff = { baseMs: edge.nodeBackoffMs, maxMs: edge.nodeMaxBackoffMs };
+  const targets = upstreamTargets(rt, req, health, hop.clock());
   let reason: "timeout" | "unreachable" = "unreachable";
   for (let i = 0; i < targets.length; i++) {
     const base = targets[i]!;
     const last = i === targets.length - 1;
+    const timeoutMs = last
+      ? edge.shieldTimeoutMs
+      : Math.min(edge.firstByteTimeoutMs ?? edge.shieldTimeoutMs, edge.shieldTimeoutMs);
+    // Before any await: a request arriving meanwhile must see the node as taken.
+    if (shields) health.trying(base, hop.clock(), timeoutMs);
+    const url = originTarget(base, req.path, req.query);
+    const headers =
+      shields && hop.secret !== undefined
+        ? await signedHeaders(hop.secret, req.method, url, req.headers)
+        : req.headers;
     let response: Response;
     try {
       response = await fetchWithTimeout(
-        originTarget(base, req.path, req.query),
+        url,
         {
           method: req.method,
-          headers: req.headers,
+          headers,
           body: req.body ?? null,
           // 3xx go to the client as they are; bytes as the shield sent them (a
           // precompressed body is not decoded here and re-encoded by the runtime).
           redirect: "manual",
           encodeResponseBody: "manual",
         },
-        rt.edge.shieldTimeoutMs,
+        timeoutMs,
       );
     } catch (error) {
       reason = error instanceof Timeout ? "timeout" : "unreachable";
+      if (shields) health.failed(base, hop.clock(), backoff);
       continue;
     }
-    if (!last && noShieldAnswered(response)) {
-      await response.body?.cancel();
-      continue;
+    if (noShieldAnswered(response)) {
+      if (shields) health.failed(base, hop.clock(), backoff);
+      if (!last) {
+        await response.body?.cancel();
+        continue;
+      }
+    } else if (shields) {
+      health.succeeded(base);
     }
     return { kind: "response", response, target: base, attempts: i + 1 };
   }

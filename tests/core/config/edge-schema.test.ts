@@ -18,6 +18,8 @@ describe("the edge section of the config", () => {
     expect(parseConfig(base).edge).toEqual({
       shieldNodes: [],
       shieldTimeoutMs: 10_000,
+      nodeBackoffMs: 1_000,
+      nodeMaxBackoffMs: 30_000,
       maxAttempts: 2,
       cacheStatusName: "edge",
       maxStoreBytes: 32 * 1024 * 1024,
@@ -46,6 +48,11 @@ describe("the edge section of the config", () => {
       'edge.shieldNodes[1]: duplicate shield node "http://a:1"',
     ],
     [{ shieldTimeoutMs: 0 }, "edge.shieldTimeoutMs: must be positive"],
+    [{ firstByteTimeoutMs: 0 }, "edge.firstByteTimeoutMs: must be positive"],
+    [
+      { nodeBackoffMs: 5_000, nodeMaxBackoffMs: 1_000 },
+      "edge.nodeBackoffMs: must be ≤ nodeMaxBackoffMs",
+    ],
     [{ shieldTimeoutMs: 1.5 }, "edge.shieldTimeoutMs: must be a whole number of milliseconds"],
     [{ maxAttempts: 0 }, "edge.maxAttempts: must be ≥ 1"],
     [{ cacheStatusName: "my edge" }, "edge.cacheStatusName: must be a token"],

@@ -200,11 +200,12 @@ const cases: Case[] = [
     source: "heuristic",
   },
   {
-    name: "heuristic on a 404 (heuristically cacheable)",
+    name: "a 404 without explicit freshness gets cache.negativeTtl, not the heuristic",
     status: 404,
     headers: { "last-modified": httpDate(T0 - 1000 * SECOND) },
     stored: true,
-    lifetime: 100,
+    lifetime: 60,
+    source: "negative",
   },
   {
     name: "heuristic is capped by maxHeuristicTtl",

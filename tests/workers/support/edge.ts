@@ -11,11 +11,14 @@ declare module "vitest" {
   export interface ProvidedContext {
     fakeShields: string[];
     deadNode: string;
+    spareShield: string;
   }
 }
 
 export const SHIELDS: readonly string[] = inject("fakeShields");
 export const DEAD_NODE: string = inject("deadNode");
+/** A fourth node, outside SHIELDS, that tests may black-hole (see hang()). */
+export const SPARE_NODE: string = inject("spareShield");
 
 export interface Scripted {
   readonly status?: number;
@@ -49,6 +52,15 @@ export async function script(node: string, path: string, ...responses: Scripted[
     body: JSON.stringify({ path, responses }),
   });
   if (res.status !== 204) throw new Error(`scripting ${node} failed: ${res.status}`);
+}
+
+/** Black-hole `node` (true): it logs every request and answers none, until false. */
+export async function hang(node: string, hanging: boolean): Promise<void> {
+  const res = await fetch(`${node}/__control/hang`, {
+    method: "POST",
+    body: JSON.stringify({ hang: hanging }),
+  });
+  if (res.status !== 204) throw new Error(`hanging ${node} failed: ${res.status}`);
 }
 
 export async function scriptAll(path: string, ...responses: Scripted[]): Promise<void> {
@@ -96,15 +108,27 @@ export interface TestEdge {
   settle(): Promise<void>;
   /** The Cache API cache this edge uses (each test edge has its own). */
   cache(): Promise<Cache>;
+  /** The request log lines it wrote so far, parsed (workers/observe/request-log.ts). */
+  logs(): Record<string, unknown>[];
 }
 
-export function testEdge(config: string = cdnConfig(), env: Record<string, string> = {}): TestEdge {
+/** `env` adds bindings: vars and secrets (strings), or a binding such as a rate limiter. */
+export function testEdge(
+  config: string = cdnConfig(),
+  env: Record<string, unknown> = {},
+): TestEdge {
   // The fake clock starts at the real time (whole seconds), so Date fields the fake
   // shields write agree with it; tests then move it forward at will.
   let t = Math.floor(Date.now() / 1000) * 1000;
   const pending: Promise<unknown>[] = [];
   const cacheName = crypto.randomUUID();
-  const app = createEdgeApp({ now: () => t, cache: () => caches.open(cacheName) });
+  // Log lines are kept here rather than printed: a test run would print one per request.
+  const lines: string[] = [];
+  const app = createEdgeApp({
+    now: () => t,
+    cache: () => caches.open(cacheName),
+    log: (line) => void lines.push(line),
+  });
   const ctx = {
     waitUntil: (p: Promise<unknown>) => void pending.push(p),
     passThroughOnException: () => {},
@@ -123,6 +147,7 @@ export function testEdge(config: string = cdnConfig(), env: Record<string, strin
     },
     now: () => t,
     cache: () => caches.open(cacheName),
+    logs: () => lines.map((line) => JSON.parse(line) as Record<string, unknown>),
     raw,
     settle,
     async send(target, init) {
