@@ -374,8 +374,25 @@ export class RedisLink {
 async function closeClient(client: Client | null): Promise<void> {
   if (client === null) return;
   try {
-    if (client.isReady) await client.close();
-    else client.destroy();
+    if (!client.isReady) {
+      client.destroy();
+      return;
+    }
+    // A graceful close waits for replies in flight; from a server that has just died they
+    // never come, so it is bounded, then the connection is dropped.
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<"late">((resolve) => {
+      timer = setTimeout(() => resolve("late"), 1_000);
+    });
+    const closed = await Promise.race([
+      client.close().then(
+        () => "closed" as const,
+        () => "closed" as const,
+      ),
+      late,
+    ]);
+    clearTimeout(timer);
+    if (closed === "late") client.destroy();
   } catch {
     // Already closed or never connected: nothing left to release.
   }
