@@ -1,52 +1,56 @@
 /**
- * Image transforms through the shield, beside raw sharp doing the same work in the same
- * run: a 2000×1500 photo-like JPEG → 800 px wide WebP, and → 800 px AVIF.
+ * Images through the shield, each figure beside raw sharp (or a plain cached object)
+ * doing the same work in the same run, at the same moment. The source is a 2000×1500
+ * photo-like JPEG (476 KB).
  *
- *   npx tsx bench/image.ts   (about 2 min; BENCH_IMAGES, BENCH_ROUNDS, BENCH_SECONDS, BENCH_CLIENTS)
+ *   npx tsx bench/image.ts   (2 to 4 min on 2 cores; BENCH_IMAGES, BENCH_CONVERT_IMAGES,
+ *                             BENCH_ROUNDS, BENCH_SECONDS, BENCH_CLIENTS)
  *
- * Transforms: every shield request names a variant never made before
- * (`/img/format=webp,width=800/photo/<n>.jpg`), so each one is a miss that runs sharp:
- * the source probed, hashed for the ETag, transformed in the queue, stored and sent.
- * Two kinds of run: "source cached" (the source was fetched through the shield
- * beforehand, untimed: a site asking for a new size of an image the shield holds, and
- * the shield's own cost around sharp), which the target applies to; and "source from
- * origin" (the 476 KB source also crosses loopback from the origin, through the
- * shield's cache, inside the timed request). The baseline is
- * `sharp(jpeg).resize(800).webp(…)` (or `.avif(…)`) in this process on the same bytes
- * with the same encoder settings. Both get the same concurrency, twice the cores in
- * flight (the shield's queue default runs that many transforms at once). Each run
- * reports images/s and the p50 time per image (so p50 includes waiting for a core, for
- * both); runs alternate raw and shield and the ratio is the median over rounds.
+ * Transforms (→ 800 px WebP, → 800 px AVIF): every request names a variant never made
+ * before (`/img/format=avif,width=800/photo/<n>.jpg`), so each is a miss that runs sharp.
+ * "Source cached": the source was fetched through the shield beforehand (untimed), so the
+ * figure is the shield's own cost around sharp. "Source from origin": the source also
+ * crosses loopback from the origin, through the shield's cache, inside the request.
+ * Conversions (images.convert): a plain path `/photo/c<n>.jpg` asked for by a client that
+ * takes AVIF (or only WebP), converted at full size, its source from the origin. The
+ * baseline is sharp in this process on the same bytes with the same operations and
+ * encoder settings (`sharp(jpeg).resize(800).avif(…)`, or no resize for a conversion).
  *
- * Hits: requests/s and the shield's CPU time per hit for the cached WebP variant under
- * 50 connections, beside a plain cached object of the same size from the same shield,
- * so the ratio is what the transform route costs a hit (option parsing, resolution,
- * the variant bound).
+ * Every round runs the shield and raw sharp side by side (bench/lib/image-runs.ts says
+ * why), each with half of BENCH_CLIENTS (default twice the cores, the shield's default
+ * number of transforms at once) in flight, so the machine holds as many transforms as
+ * in the shield alone at its default. A ratio is the median of per-round ratios, its
+ * spread the smallest and largest of them.
  *
- * The shield runs in a child process (bench/lib/serve-shield.ts); the origin and the
- * clients run here, and are idle while raw sharp runs. Every answer is checked (status,
- * Content-Type, Cache-Status, and the first of each run decoded to 800 px).
+ * Hits (bench/lib/image-hits.ts): shield CPU per cached variant against a plain cached
+ * object of the same bytes, for a transform, a format=auto transform and a conversion.
  *
- * Target: shield at least 0.85× raw sharp's images/s.
+ * Every answer is checked (status, Content-Type, Cache-Status; the first of each kind is
+ * decoded and its width checked), and the origin must see one request per source.
+ *
+ * Targets: AVIF from an origin source p50 ≤ 1.3× raw sharp's; transform (source
+ * cached) and conversion throughput ≥ 0.85× raw sharp's; a cached variant hit ≤ 1.2× the
+ * shield CPU of a plain hit.
  */
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { availableParallelism } from "node:os";
-import sharp from "sharp";
+import sharp, { type Sharp } from "sharp";
 import { parseConfig } from "../core/config/index.ts";
 import { photoJpeg } from "../tests/helpers/images.ts";
-import { get } from "./lib/http.ts";
-import { load, rawHeader } from "./lib/load.ts";
+import { HIT_ORIGIN_REQUESTS, measureHits } from "./lib/image-hits.ts";
+import { type Answer, getWith, paired, type Run, ratios, type Side } from "./lib/image-runs.ts";
 import { startChild } from "./lib/proc.ts";
-import { fail, fixed, int, median, percentile, printTable, type Row } from "./lib/table.ts";
+import { fail, fixed, int, median, printTable, type Row } from "./lib/table.ts";
 
-const IMAGES = Number(process.env.BENCH_IMAGES ?? 32);
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
-const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
+const IMAGES = Number(process.env.BENCH_IMAGES ?? 24);
+const CONVERT_IMAGES = Number(process.env.BENCH_CONVERT_IMAGES ?? 6);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 2);
 const CORES = availableParallelism();
-/** Requests (and raw transforms) in flight at once: as many as the shield's transform slots. */
 const CLIENTS = Number(process.env.BENCH_CLIENTS ?? CORES * 2);
-const TARGET = 0.85;
+const EACH = Math.max(1, Math.floor(CLIENTS / 2));
+if (ROUNDS < 3) fail("at least 3 rounds: a median of fewer says little");
 
 sharp.concurrency(CORES);
 sharp.cache(false);
@@ -55,247 +59,229 @@ const images = parseConfig({
   origins: [{ name: "o", url: "http://127.0.0.1:1", hosts: ["*"] }],
 }).images;
 
-// What the shield's defaults do for these two requests (image-pipeline: quality
-// "medium-high" is 85 for WebP and 60 for AVIF; efforts from the config).
-const FORMATS = [
-  {
-    name: "WebP",
-    option: "webp",
-    type: "image/webp",
-    raw: () =>
-      sharp(photo, { autoOrient: true })
-        .resize({ width: 800, height: images.limits.maxOutputHeight, fit: "inside" })
-        .webp({ quality: 85, effort: images.webpEffort })
-        .toBuffer(),
-  },
-  {
-    name: "AVIF",
-    option: "avif",
-    type: "image/avif",
-    raw: () =>
-      sharp(photo, { autoOrient: true })
-        .resize({ width: 800, height: images.limits.maxOutputHeight, fit: "inside" })
-        .avif({ quality: 60, effort: images.avifEffort })
-        .toBuffer(),
-  },
-] as const;
+// What the shield's defaults do (image-pipeline: quality "medium-high" is 85 for WebP and
+// 60 for AVIF; efforts from the config).
+const encode = (format: "webp" | "avif", img: Sharp): Promise<Buffer> =>
+  format === "webp"
+    ? img.webp({ quality: 85, effort: images.webpEffort }).toBuffer()
+    : img.avif({ quality: 60, effort: images.avifEffort }).toBuffer();
+const maxHeight = images.limits.maxOutputHeight;
+const resized = () =>
+  sharp(photo, { autoOrient: true }).resize({ width: 800, height: maxHeight, fit: "inside" });
 
-let sameSize: Buffer = Buffer.alloc(0);
+interface Work {
+  readonly name: string;
+  readonly type: string;
+  readonly width: number;
+  readonly raw: () => Promise<Buffer>;
+  /** Path of image `n` and the request's fields. */
+  readonly path: (n: number) => string;
+  readonly fields: Readonly<Record<string, string>>;
+}
+
+const TRANSFORMS: readonly Work[] = (["webp", "avif"] as const).map((format) => ({
+  name: `${format === "webp" ? "WebP" : "AVIF"} 800 px`,
+  type: `image/${format}`,
+  width: 800,
+  raw: () => encode(format, resized()),
+  path: (n) => `/img/format=${format},width=800/photo/${n}.jpg`,
+  fields: {},
+}));
+const CONVERSIONS: readonly Work[] = (["avif", "webp"] as const).map((format) => ({
+  name: `conversion to ${format === "webp" ? "WebP" : "AVIF"} (2000 px)`,
+  type: `image/${format}`,
+  width: 2000,
+  raw: () => encode(format, sharp(photo, { autoOrient: true })),
+  path: (n) => `/photo/c${n}.jpg`,
+  // Chromium's Accept for AVIF; for WebP, a client that does not take AVIF.
+  fields: { accept: format === "avif" ? "image/avif,image/webp,*/*" : "image/webp,*/*" },
+}));
+
+const plain = new Map<string, { body: Buffer; type: string }>();
 let originRequests = 0;
 const origin = createServer((req, res) => {
   originRequests++;
   const url = req.url ?? "/";
-  if (url.startsWith("/photo/")) {
-    res.writeHead(200, {
-      "content-type": "image/jpeg",
-      "content-length": String(photo.length),
-      "cache-control": "public, max-age=3600",
-    });
-    res.end(photo);
+  const same = plain.get(url.slice("/same/".length));
+  const body = url.startsWith("/photo/") ? photo : url.startsWith("/same/") ? same?.body : null;
+  if (body === null || body === undefined) {
+    res.writeHead(404, { "content-length": "0" });
+    res.end();
     return;
   }
-  if (url === "/same-size") {
-    res.writeHead(200, {
-      "content-type": "image/webp",
-      "content-length": String(sameSize.length),
-      "cache-control": "public, max-age=3600",
-    });
-    res.end(sameSize);
-    return;
-  }
-  res.writeHead(404, { "content-length": "0" });
-  res.end();
+  res.writeHead(200, {
+    "content-type": same?.type ?? "image/jpeg",
+    "content-length": String(body.length),
+    "cache-control": "public, max-age=3600",
+  });
+  res.end(body);
 });
-await new Promise<void>((r) => origin.listen(0, "127.0.0.1", 1_024, r));
+await new Promise<void>((resolve) => origin.listen(0, "127.0.0.1", 1_024, resolve));
 const originUrl = `http://127.0.0.1:${(origin.address() as AddressInfo).port}`;
 const shield = await startChild("serve-shield.ts", [
   JSON.stringify({ origins: [{ name: "bench", url: originUrl, hosts: ["*"] }] }),
 ]);
 
-interface Run {
-  readonly perSecond: number;
-  readonly p50: number;
-}
-
-/** `n` jobs, `CLIENTS` at a time; images/s over the whole run and p50 per image. */
-async function pool(n: number, job: (i: number) => Promise<void>): Promise<Run> {
-  const times: number[] = [];
-  let next = 0;
-  const t0 = performance.now();
-  const worker = async (): Promise<void> => {
-    while (next < n) {
-      const i = next++;
-      const s = performance.now();
-      await job(i);
-      times.push(performance.now() - s);
-    }
-  };
-  await Promise.all(Array.from({ length: CLIENTS }, worker));
-  return { perSecond: n / ((performance.now() - t0) / 1000), p50: percentile(times, 50) };
-}
-
+/** Source ids handed out: each is one source the origin is asked for once. */
 let serial = 0;
 
-/**
- * `n` transform requests for sources never transformed before. `cached`: each source is
- * first fetched through the shield (untimed), so the timed request finds it stored and
- * only the variant is new; otherwise the source too comes from the origin.
- */
-async function throughShield(
-  f: (typeof FORMATS)[number],
-  n: number,
-  cached: boolean,
-): Promise<Run> {
-  const ids = Array.from({ length: n }, () => serial++);
-  if (cached) {
-    await pool(n, async (i) => {
-      const r = await get(`${shield.url}/photo/${ids[i]}.jpg`);
-      if (r.status !== 200 || r.body.length !== photo.length) fail(`source fetch: ${r.status}`);
-    });
+/** Fail unless the answer is a fresh variant of `work` (a miss that ran sharp). */
+function checkMade(answer: Answer, work: Work): void {
+  if (answer.status !== 200 || answer.headers["content-type"] !== work.type) {
+    fail(
+      `${work.name}: ${answer.status} ${answer.headers["content-type"]}: ${answer.body.toString().slice(0, 200)}`,
+    );
   }
-  return pool(n, async (i) => {
-    const id = ids[i] as number;
-    const r = await get(`${shield.url}/img/format=${f.option},width=800/photo/${id}.jpg`);
-    if (r.status !== 200 || r.headers["content-type"] !== f.type) {
-      fail(
-        `shield answered ${r.status} ${r.headers["content-type"]}: ${r.body.toString().slice(0, 200)}`,
-      );
-    }
-    if (!String(r.headers["cache-status"]).includes("fwd=uri-miss")) {
-      fail(`expected a miss, got Cache-Status ${r.headers["cache-status"]}`);
-    }
-    if (i === 0) {
-      const width = (await sharp(r.body).metadata()).width;
-      if (width !== 800) fail(`the shield's ${f.name} is ${width} px wide, not 800`);
-    }
-  });
+  if (!String(answer.headers["cache-status"]).includes("fwd=uri-miss")) {
+    fail(`${work.name}: expected a miss, got Cache-Status ${answer.headers["cache-status"]}`);
+  }
 }
 
-function rawSharp(f: (typeof FORMATS)[number], n: number): Promise<Run> {
-  return pool(n, async () => {
-    const out = await f.raw();
-    if (out.length === 0) fail("raw sharp produced nothing");
-  });
+/** A new variant of a new source, its source from the origin. */
+async function fromOrigin(work: Work): Promise<void> {
+  checkMade(await getWith(shield.url + work.path(serial++), work.fields), work);
 }
 
-// Warm both (JIT, libvips, connections) before anything is measured.
-for (const f of FORMATS) {
-  await rawSharp(f, CLIENTS);
-  await throughShield(f, CLIENTS, false);
+/** The shield's side: `count` new variants, their sources cached first when `cached`. */
+async function shieldSide(work: Work, count: number, cached: boolean): Promise<Side> {
+  const ids = Array.from({ length: count }, () => serial++);
+  if (cached) {
+    for (const id of ids) {
+      const r = await getWith(`${shield.url}/photo/${id}.jpg`, {});
+      if (r.status !== 200 || r.body.length !== photo.length) fail(`source fetch: ${r.status}`);
+    }
+  }
+  return {
+    count,
+    measured: async (index) =>
+      checkMade(await getWith(shield.url + work.path(ids[index] as number), work.fields), work),
+    filler: () => fromOrigin(work),
+  };
+}
+
+function rawSide(work: Work, count: number): Side {
+  const once = async () => {
+    if ((await work.raw()).length === 0) fail("raw sharp produced nothing");
+  };
+  return { count, measured: once, filler: once };
+}
+
+/** One round of `work`: the shield and raw sharp side by side; [shield, raw]. */
+async function round(work: Work, count: number, cached: boolean, index: number) {
+  const shieldRuns = await shieldSide(work, count, cached);
+  const raw = rawSide(work, count);
+  // Which side starts its first request first alternates too.
+  const even = index % 2 === 0;
+  const runs = even ? await paired(EACH, shieldRuns, raw) : await paired(EACH, raw, shieldRuns);
+  const [shieldRun, rawRun]: [Run, Run] = even ? runs : [runs[1], runs[0]];
+  const label = `${work.name}${work.width === 800 ? (cached ? ", cached" : ", origin") : ""}`;
+  process.stderr.write(
+    `  round ${index + 1} ${label.padEnd(40)} shield ${fixed(shieldRun.perSecond, 2)}/s p50 ${fixed(shieldRun.p50, 0)} ms; ` +
+      `raw ${fixed(rawRun.perSecond, 2)}/s p50 ${fixed(rawRun.p50, 0)} ms\n`,
+  );
+  return { shield: shieldRun, raw: rawRun };
+}
+
+// Warm both sides (JIT, libvips, connections), and check what the shield makes.
+for (const work of [...TRANSFORMS, ...CONVERSIONS]) {
+  const first = await getWith(shield.url + work.path(serial++), work.fields);
+  checkMade(first, work);
+  const width = (await sharp(first.body).metadata()).width;
+  if (width !== work.width) fail(`the shield's ${work.name} is ${width} px wide`);
+  await round(work, CLIENTS, false, 0);
 }
 
 const rows: Row[] = [];
-let pass = true;
-for (const f of FORMATS) {
-  const raws: Run[] = [];
-  const warm: Run[] = [];
-  const cold: Run[] = [];
-  const warmRatios: number[] = [];
-  const coldRatios: number[] = [];
-  for (let round = 0; round < ROUNDS; round++) {
-    const raw = await rawSharp(f, IMAGES);
-    const w = await throughShield(f, IMAGES, true);
-    const c = await throughShield(f, IMAGES, false);
-    raws.push(raw);
-    warm.push(w);
-    cold.push(c);
-    warmRatios.push(w.perSecond / raw.perSecond);
-    coldRatios.push(c.perSecond / raw.perSecond);
-  }
-  const ratio = median(warmRatios);
-  const ok = ratio >= TARGET;
-  pass &&= ok;
-  const rawPs = median(raws.map((r) => r.perSecond));
-  const rawP50 = median(raws.map((r) => r.p50));
-  for (const [label, runs, ratios, target] of [
-    ["source cached", warm, warmRatios, true],
-    ["source from origin", cold, coldRatios, false],
-  ] as const) {
-    const p50 = median(runs.map((r) => r.p50));
-    rows.push({
-      figure: `${f.name} 800 px, ${label}, images/s`,
-      value: fixed(median(runs.map((r) => r.perSecond)), 1),
-      baseline: fixed(rawPs, 1),
-      ratio: `${fixed(median(ratios), 2)}×`,
-      target: target ? `≥ ${TARGET}×` : "",
-      pass: target ? ok : undefined,
-    });
-    rows.push({
-      figure: `${f.name} 800 px, ${label}, p50 ms`,
-      value: fixed(p50, 0),
-      baseline: fixed(rawP50, 0),
-      ratio: `${fixed(p50 / rawP50, 2)}×`,
-      target: "",
-    });
-  }
+function spreadRow(
+  figure: string,
+  value: readonly number[],
+  baseline: readonly number[],
+  digits: number,
+  target?: { readonly at: number; readonly most: boolean },
+): void {
+  const r = ratios(value, baseline);
+  rows.push({
+    figure: `${figure} (spread ${r.spread})`,
+    value: fixed(median(value), digits),
+    baseline: fixed(median(baseline), digits),
+    ratio: `${fixed(r.median, 2)}×`,
+    target: target === undefined ? "" : `${target.most ? "≤" : "≥"} ${target.at}×`,
+    pass:
+      target === undefined
+        ? undefined
+        : target.most
+          ? r.median <= target.at
+          : r.median >= target.at,
+  });
+}
+const throughput = { at: 0.85, most: false };
+/** Both figures of a set of rounds: images/s (`target` on it, if any) and p50. */
+function figures(
+  name: string,
+  runs: { shield: Run; raw: Run }[],
+  targets: { perSecond?: typeof throughput; p50?: typeof throughput },
+): void {
+  const pick = (side: "shield" | "raw", field: keyof Run) => runs.map((run) => run[side][field]);
+  const perSecond = (side: "shield" | "raw") => pick(side, "perSecond");
+  spreadRow(`${name}, images/s`, perSecond("shield"), perSecond("raw"), 2, targets.perSecond);
+  spreadRow(`${name}, p50 ms`, pick("shield", "p50"), pick("raw", "p50"), 0, targets.p50);
 }
 
-// Cached variant hits beside a plain cached object of the same size.
-const hitUrl = `${shield.url}/img/format=webp,width=800/photo/hit.jpg`;
-const first = await get(hitUrl);
-sameSize = first.body;
-await get(`${shield.url}/same-size`);
-const check =
-  (type: string) =>
-  (status: number, headers: readonly string[]): string | null => {
-    if (status !== 200) return `status ${status}`;
-    if (rawHeader(headers, "content-type") !== type) return "wrong content-type";
-    return (rawHeader(headers, "cache-status") ?? "").includes("hit") ? null : "not a hit";
-  };
-const hitRatios: number[] = [];
-const variantRps: number[] = [];
-const plainRps: number[] = [];
-const variantCpu: number[] = [];
-const plainCpu: number[] = [];
-for (let round = 0; round < ROUNDS; round++) {
-  const v = await load({
-    url: hitUrl,
-    seconds: SECONDS,
-    connections: 50,
-    check: check("image/webp"),
-    pid: shield.pid,
+for (const work of TRANSFORMS) {
+  const cached: { shield: Run; raw: Run }[] = [];
+  const origins: { shield: Run; raw: Run }[] = [];
+  for (let index = 0; index < ROUNDS; index++) {
+    cached.push(await round(work, IMAGES, true, index));
+    origins.push(await round(work, IMAGES, false, index));
+  }
+  const avif = work.type === "image/avif";
+  figures(`${work.name}, source cached`, cached, { perSecond: throughput });
+  figures(`${work.name}, source from origin`, origins, {
+    p50: avif ? { at: 1.3, most: true } : undefined,
   });
-  const p = await load({
-    url: `${shield.url}/same-size`,
-    seconds: SECONDS,
-    connections: 50,
-    check: check("image/webp"),
-    pid: shield.pid,
-  });
-  variantRps.push(v.rps);
-  plainRps.push(p.rps);
-  variantCpu.push(v.cpuUs);
-  plainCpu.push(p.cpuUs);
-  hitRatios.push(v.rps / p.rps);
 }
-rows.push({
-  figure: `cached variant (${int(sameSize.length)} B), hits/s`,
-  value: int(median(variantRps)),
-  baseline: int(median(plainRps)),
-  ratio: `${fixed(median(hitRatios), 2)}×`,
-  target: "",
-});
-// On two cores autocannon can limit req/s before the shield does; CPU per hit cannot.
-rows.push({
-  figure: "cached variant, shield CPU µs/hit",
-  value: fixed(median(variantCpu), 1),
-  baseline: fixed(median(plainCpu), 1),
-  ratio: `${fixed(median(variantCpu) / median(plainCpu), 2)}×`,
-  target: "",
-});
-
-// One origin request per source: warm-up, both kinds of run, the hit source, same-size.
-const expectedOrigin = 2 + FORMATS.length * (CLIENTS + 2 * ROUNDS * IMAGES);
+for (const work of CONVERSIONS) {
+  const runs: { shield: Run; raw: Run }[] = [];
+  for (let index = 0; index < ROUNDS; index++) {
+    runs.push(await round(work, CONVERT_IMAGES, false, index));
+  }
+  figures(work.name, runs, { perSecond: throughput });
+}
+const sources = serial;
+const originSoFar = originRequests;
 await shield.stop();
+
+const hits = await measureHits({
+  originUrl,
+  sameSize: (name, body, type) => plain.set(name, { body, type }),
+  rounds: ROUNDS,
+  seconds: SECONDS,
+  progress: (line) => process.stderr.write(`${line}\n`),
+});
+for (const hit of hits) {
+  const label = `${hit.kind.name} hit (${int(hit.bytes)} B ${hit.kind.type})`;
+  const cpu = (runs: typeof hit.variant) => runs.map((run) => run.cpuUs);
+  spreadRow(`${label}, shield CPU µs/req`, cpu(hit.variant), cpu(hit.plain), 1, {
+    at: 1.2,
+    most: true,
+  });
+}
+origin.closeAllConnections();
 origin.close();
+
 console.log(
-  `sharp ${sharp.versions.sharp} (libvips ${sharp.versions.vips}), ${CORES} cores; ${IMAGES} images × ${ROUNDS} rounds, ${CLIENTS} at a time; shield: defaults (avifEffort ${images.avifEffort}, webpEffort ${images.webpEffort}, ${images.limits.concurrency || CORES * 2} transforms at once)\n`,
+  `sharp ${sharp.versions.sharp} (libvips ${sharp.versions.vips}), ${CORES} cores, Node ${process.version}; ` +
+    `${ROUNDS} rounds: ${IMAGES} transforms or ${CONVERT_IMAGES} conversions a side, ${EACH} in flight a side; ` +
+    `hits ${SECONDS} s a side; shield defaults (avifEffort ${images.avifEffort}, webpEffort ${images.webpEffort})\n`,
 );
 const ok = printTable(
-  "Image transforms through the shield (baseline: raw sharp, same transform, same run)",
+  "Images through the shield, side by side with raw sharp or a plain cached object of the same bytes",
   rows,
 );
-if (originRequests !== expectedOrigin) {
-  fail(`the origin saw ${originRequests} requests, expected ${expectedOrigin} (one per source)`);
+// One origin request per source id handed out (measured, filler, warm-up), and the hits'.
+if (originSoFar !== sources || originRequests !== sources + HIT_ORIGIN_REQUESTS) {
+  fail(
+    `the origin saw ${originSoFar} + ${originRequests - originSoFar} requests, expected ${sources} + ${HIT_ORIGIN_REQUESTS}`,
+  );
 }
-if (!ok || !pass) process.exitCode = 1;
+if (!ok) process.exitCode = 1;

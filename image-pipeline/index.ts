@@ -11,12 +11,13 @@ import type { ImagesConfig } from "../core/config/index.ts";
 import type { TransformSpec } from "../core/variant/index.ts";
 import { TransformQueue } from "./queue.ts";
 import type { PipelineSettings } from "./settings.ts";
-import { type TransformResult, transform } from "./transform.ts";
+import { probe, type SourceHeader, type TransformResult, transform } from "./transform.ts";
 
 export type { SignatureCheck } from "../core/variant/index.ts";
+export { HEADER_WINDOW, jpegHeaderLength } from "./header.ts";
 export type { PipelineSettings } from "./settings.ts";
 export { signTransform } from "./signing.ts";
-export type { TransformResult } from "./transform.ts";
+export type { SourceHeader, TransformResult } from "./transform.ts";
 
 export class ImagePipeline {
   readonly queue: TransformQueue;
@@ -66,8 +67,27 @@ export class ImagePipeline {
       .slice(0, 16);
   }
 
-  /** Transform in the queue (503 transform_busy when it is full, transform_timeout). */
-  run(input: Buffer, spec: TransformSpec): Promise<TransformResult> {
-    return this.queue.run(() => transform(input, spec, this.settings));
+  /**
+   * Transform in the queue (503 transform_busy when it is full, transform_timeout).
+   * `header`: the source's header if it was read already (probeHeader, or an earlier
+   * transform's result for the same bytes); null, or a read that failed, and it is read
+   * in the queue as always, where any error it raises is reported.
+   */
+  run(
+    input: Buffer,
+    spec: TransformSpec,
+    header: SourceHeader | Promise<SourceHeader | null> | null = null,
+  ): Promise<TransformResult> {
+    return this.queue.run(async () => transform(input, spec, this.settings, await header));
+  }
+
+  /**
+   * Read a header from the first bytes of a source (a prefix that holds all of it, as
+   * jpegHeaderLength finds), outside the queue: it costs a header parse, well under a
+   * millisecond, and runs while the rest of the body is still arriving. Null when it
+   * cannot be read; never rejects, so that a body that then fails leaves nothing behind.
+   */
+  probeHeader(prefix: Buffer): Promise<SourceHeader | null> {
+    return probe(prefix).catch(() => null);
   }
 }

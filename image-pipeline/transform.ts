@@ -8,13 +8,9 @@
  * sharpen, metadata (stripped unless asked), encode.
  */
 import sharp, { type Metadata, type OutputInfo, type Region, type Sharp } from "sharp";
-import {
-  ImageError,
-  type OutputFormat,
-  qualityFor,
-  type TransformSpec,
-} from "../core/variant/index.ts";
+import { ImageError, type OutputFormat, type TransformSpec } from "../core/variant/index.ts";
 import { decodeError } from "./decode-error.ts";
+import { encode } from "./encode.ts";
 import { copyrightFields } from "./exif.ts";
 import { filterEachFrame, turnEachFrame } from "./frames.ts";
 import { coverBox } from "./geometry.ts";
@@ -30,6 +26,8 @@ export interface SourceInfo {
 
 export interface TransformResult {
   readonly data: Buffer;
+  /** The source's header, as read: a later transform of the same bytes may reuse it. */
+  readonly source: SourceHeader;
   readonly format: OutputFormat;
   readonly width: number;
   readonly height: number;
@@ -49,7 +47,7 @@ const INPUT: Readonly<Record<string, OutputFormat>> = {
 const ANIMATABLE: ReadonlySet<OutputFormat> = new Set(["webp", "gif"]);
 
 /** What the transform needs from the header besides SourceInfo. */
-interface SourceExtras {
+export interface SourceExtras {
   exif?: Buffer | undefined;
   /** EXIF orientation, 1..8 (1: as stored). */
   orientation: number;
@@ -58,8 +56,11 @@ interface SourceExtras {
   loop?: number | undefined;
 }
 
+/** Everything the transform reads from a source's header (probe). */
+export type SourceHeader = SourceInfo & SourceExtras;
+
 /** Read the source's header: format, displayed size, frames. Nothing is decoded. */
-export async function probe(input: Buffer): Promise<SourceInfo & SourceExtras> {
+export async function probe(input: Buffer): Promise<SourceHeader> {
   let meta: Metadata;
   try {
     meta = await sharp(input, { limitInputPixels: false }).metadata();
@@ -91,14 +92,17 @@ export async function probe(input: Buffer): Promise<SourceInfo & SourceExtras> {
 /**
  * Run one transform. libvips is told to stop at the time limit (whole seconds); the
  * queue (queue.ts) answers the client at the exact limit and holds the slot until
- * libvips has really stopped.
+ * libvips has really stopped. `known`: this source's header, already read (while its
+ * body arrived, or for an earlier variant of the same bytes); when absent or null the
+ * header is read here, and every check below runs on it either way.
  */
 export async function transform(
   input: Buffer,
   spec: TransformSpec,
   settings: PipelineSettings,
+  known?: SourceHeader | null,
 ): Promise<TransformResult> {
-  const src = await probe(input);
+  const src = known ?? (await probe(input));
   let format: OutputFormat = spec.format ?? src.format;
   const animatedIn = src.pages > 1 && spec.anim;
   // No AVIF encoder here keeps frames; every browser that decodes AVIF decodes WebP.
@@ -177,6 +181,7 @@ export async function transform(
   const pageHeight = out.info.pageHeight ?? out.info.height;
   return {
     data: out.data,
+    source: src,
     format,
     width: out.info.width,
     height: animated ? pageHeight : out.info.height,
@@ -296,42 +301,4 @@ function pointCrop(
     width: box.width,
     height: box.height,
   };
-}
-
-function encode(
-  img: Sharp,
-  format: OutputFormat,
-  spec: TransformSpec,
-  s: PipelineSettings,
-  timing: { delay?: number[] | undefined; loop?: number | undefined },
-): Sharp {
-  const anim = {
-    // GIF stores delays in centiseconds up to 655 s; sharp takes at most 65535 ms.
-    ...(timing.delay === undefined
-      ? {}
-      : { delay: timing.delay.map((d) => Math.min(Math.max(0, Math.round(d)), 65_535)) }),
-    ...(timing.loop === undefined ? {} : { loop: timing.loop }),
-  };
-  switch (format) {
-    case "jpeg":
-      // JPEG has no alpha: transparency becomes the background colour, not black.
-      return img
-        .flatten({ background: spec.background })
-        .jpeg({ quality: qualityFor(spec.quality, "jpeg"), progressive: spec.progressive });
-    case "webp":
-      return img.webp({
-        quality: qualityFor(spec.quality, "webp"),
-        effort: spec.fast ? 0 : s.webpEffort,
-        ...anim,
-      });
-    case "avif":
-      return img.avif({
-        quality: qualityFor(spec.quality, "avif"),
-        effort: spec.fast ? 0 : s.avifEffort,
-      });
-    case "png":
-      return img.png({ compressionLevel: spec.fast ? 1 : 6 });
-    case "gif":
-      return img.gif(anim);
-  }
 }

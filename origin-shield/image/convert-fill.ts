@@ -29,12 +29,12 @@ import {
   answer,
   cachingHeaders,
   closeBody,
-  headerOf,
-  joined,
+  etagSoon,
   matches,
   type ProduceDeps,
   variantEtag,
 } from "./produce.ts";
+import { headerOf, readUpTo, rememberHeader } from "./source-body.ts";
 import { isConvertibleSource } from "./source-kind.ts";
 
 /** Fields of the source's own that describe its body, kept when its bytes are served. */
@@ -78,7 +78,7 @@ async function convertSource(
     counted.labels("source_error").inc();
     return relay(source, caching);
   }
-  const read = await readUpTo(source, deps.maxInputBytes);
+  const read = await readUpTo(source, deps.maxInputBytes, deps.pipeline);
   if (read.kind === "over") {
     counted.labels("source_too_large").inc();
     const headers = [...contentOf(source.headers), ...validatorsOf(source.headers), ...caching];
@@ -86,17 +86,21 @@ async function convertSource(
   }
   const input = read.body;
   const lifetime = source.lifetime ?? null;
-  const etag = variantEtag(deps, input, job.id);
-  if (matches(conditional, etag)) {
+  let digested: string | undefined;
+  const etagOf = (): string => {
+    digested ??= variantEtag(deps, input, job.id);
+    return digested;
+  };
+  if (revalidating && matches(conditional, etagOf())) {
     counted.labels("not_modified").inc();
-    return answer(304, [...caching, ["etag", etag]], null, lifetime);
+    return answer(304, [...caching, ["etag", etagOf()]], null, lifetime);
   }
   const kept = (result: string): FetchedResponse => {
     counted.labels(result).inc();
     const headers: HeaderPairs = [
       ...contentOf(source.headers),
       ["content-length", String(input.length)],
-      ["etag", etag],
+      ["etag", etagOf()],
       ["x-content-type-options", "nosniff"],
       ...caching,
     ];
@@ -106,8 +110,11 @@ async function convertSource(
 
   let out: TransformResult;
   const started = performance.now();
+  const made = deps.pipeline.run(input, job.spec, read.header);
+  // The source's digest, kept per body, is worked out while sharp's threads work.
+  const tagged = etagSoon(deps, input, job.id);
   try {
-    out = await deps.pipeline.run(input, job.spec);
+    out = await made;
   } catch (err) {
     if (!(err instanceof ImageError)) throw err;
     if (err.code === "transform_busy" || err.code === "transform_timeout") {
@@ -119,12 +126,14 @@ async function convertSource(
     return kept(err.code);
   }
   deps.metrics.imageSeconds.labels(out.format).observe((performance.now() - started) / 1000);
+  digested = await tagged;
+  rememberHeader(input, out.source);
   if (out.data.length >= input.length) return kept("kept_original");
   counted.labels("ok").inc();
   const headers: HeaderPairs = [
     ["content-type", mediaTypeOf(out.format)],
     ["content-length", String(out.data.length)],
-    ["etag", etag],
+    ["etag", etagOf()],
     ["x-content-type-options", "nosniff"],
     ...caching,
   ];
@@ -176,52 +185,4 @@ function validatorsOf(flat: readonly string[]): HeaderPairs {
     if (value !== undefined) out.push([name, value]);
   }
   return out;
-}
-
-type Read =
-  | { readonly kind: "whole"; readonly body: Buffer }
-  /** Over the limit: what was read, then the rest as it arrives. */
-  | { readonly kind: "over"; readonly body: AsyncIterable<Buffer>; dispose(): void };
-
-/**
- * The source's body when it is at most `max` bytes. A larger one is handed back to be
- * relayed (unread when its length says so up front), never held whole.
- */
-async function readUpTo(source: ShieldResponse, max: number): Promise<Read> {
-  const body = source.body;
-  if (body === null) return { kind: "whole", body: Buffer.alloc(0) };
-  if (Buffer.isBuffer(body)) {
-    if (body.length <= max) return { kind: "whole", body };
-    return { kind: "over", body: prefixed([body], null), dispose() {} };
-  }
-  const close = (): void => body.close();
-  const declared = headerOf(source.headers, "content-length");
-  if (declared !== undefined && Number(declared) > max) {
-    return { kind: "over", body, dispose: close };
-  }
-  // Iterated by hand: a for-await loop left early would close the stream, and the rest
-  // of an oversized body is still to be relayed.
-  const iterator = body[Symbol.asyncIterator]();
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for (;;) {
-    const next = await iterator.next();
-    if (next.done === true) return { kind: "whole", body: joined(chunks, size) };
-    chunks.push(next.value);
-    size += next.value.length;
-    if (size > max) return { kind: "over", body: prefixed(chunks, iterator), dispose: close };
-  }
-}
-
-async function* prefixed(
-  read: readonly Buffer[],
-  rest: AsyncIterator<Buffer> | null,
-): AsyncGenerator<Buffer> {
-  yield* read;
-  if (rest === null) return;
-  for (;;) {
-    const next = await rest.next();
-    if (next.done === true) return;
-    yield next.value;
-  }
 }

@@ -36,13 +36,13 @@ import type { ImageRouteDeps } from "./route.ts";
 
 /** Longest URL the memo of resolved conversions keeps, characters (as the transform route). */
 const MEMO_MAX_KEY = 2_048;
-/** Distinct Accept values whose negotiation is remembered, per config, before starting over. */
+/** Distinct Accept values remembered per original format before the memo starts over. */
 const MAX_ACCEPTS = 256;
 /** Longest Accept value remembered; longer ones are negotiated each time. */
 const MAX_ACCEPT_LENGTH = 512;
 
-/** Negotiated formats by original format and Accept, per images config. */
-const negotiated = new WeakMap<ImagesConfig, Map<string, ImageFormat>>();
+/** Negotiated formats by Accept, per original format and images config. */
+const negotiated = new WeakMap<ImagesConfig, Map<ImageFormat, Map<string, ImageFormat>>>();
 
 /**
  * The variant a GET or HEAD of a plain path converts to, or null when the request is
@@ -58,14 +58,16 @@ export function conversionFor(deps: ImageRouteDeps, routed: RoutedRequest): Reso
   // The extension first: it is the cheapest test, and most paths fail it.
   const original = originalFormatFromPath(url.path);
   if (original !== "jpeg" && original !== "png" && original !== "gif") return null;
-  if (!isNegotiableImagePath(url.path, images)) return null;
   if (routed.reader.get("authorization") !== null) return null;
   const format = formatFor(images, routed.reader.get("accept") ?? "", original);
   if (format !== "avif" && format !== "webp") return null;
 
+  // Only a path that passed the images.paths test below is remembered, so a hit skips
+  // the test (a regular expression per glob).
   const memoKey = `${url.url}\n${format}`;
   const known = deps.resolved.get(memoKey);
   if (known !== undefined) return known;
+  if (!isNegotiableImagePath(url.path, images)) return null;
   const spec = resolveTransform(new Map([["format", format]]), images);
   const id = `${transformVariantId(spec)},convert`;
   const query = url.query === "" ? "" : `?${url.query}`;
@@ -114,18 +116,24 @@ export function serveConversion(
 
 function formatFor(images: ImagesConfig, accept: string, original: ImageFormat): ImageFormat {
   if (accept.length > MAX_ACCEPT_LENGTH) return negotiateFormat(accept, original, images);
-  let memo = negotiated.get(images);
+  let byOriginal = negotiated.get(images);
+  if (byOriginal === undefined) {
+    byOriginal = new Map();
+    negotiated.set(images, byOriginal);
+  }
+  // One map per original format, keyed by the Accept value as it came: a hit looks up
+  // the request's own string rather than a new one built from it.
+  let memo = byOriginal.get(original);
   if (memo === undefined) {
     memo = new Map();
-    negotiated.set(images, memo);
+    byOriginal.set(original, memo);
   }
-  const key = `${original} ${accept}`;
-  let format = memo.get(key);
+  let format = memo.get(accept);
   if (format === undefined) {
     format = negotiateFormat(accept, original, images);
     // Browsers send a handful of values; a client inventing new ones only restarts it.
     if (memo.size >= MAX_ACCEPTS) memo.clear();
-    memo.set(key, format);
+    memo.set(accept, format);
   }
   return format;
 }

@@ -19,6 +19,11 @@ export interface ImageJob {
    * resolveAutoSize), for Vary (RFC 8942 §2.2); absent or empty: none.
    */
   readonly varyHints?: readonly string[] | undefined;
+  /**
+   * The Vary field value every answer carries (Accept, then the hints), written once
+   * here rather than for each hit; absent: none.
+   */
+  readonly vary?: string | undefined;
 }
 
 /** A transform URL resolved for one Accept value: what the key and the fill need. */

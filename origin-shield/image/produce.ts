@@ -25,6 +25,7 @@ import { OriginError } from "../origin/origin-error.ts";
 import type { ShieldResponse } from "../respond.ts";
 import type { Lifetimes, RoutedRequest } from "../types.ts";
 import type { ImageJob } from "./image-job.ts";
+import { readSource, rememberHeader, type SourceBody } from "./source-body.ts";
 
 /**
  * How the route gets a variant's source: a GET for `job.sourceTarget` on the variant
@@ -118,23 +119,29 @@ async function produceVariant(
     return failure(deps, job, e, lasting ? derived : NO_STORE, lifetime);
   }
 
-  let input: Buffer;
+  let read: SourceBody;
   try {
-    input = await readBody(source, deps.maxInputBytes);
+    read = await readSource(source, deps.maxInputBytes, deps.pipeline);
   } catch (err) {
     if (err instanceof ImageError) return failure(deps, job, err, derived, lifetime);
     throw err;
   }
-  const etag = variantEtag(deps, input, job.id);
-  if (matches(conditional, etag)) {
-    deps.metrics.imageTransforms.labels("not_modified").inc();
-    return answer(304, [...derived, ["etag", etag]], null, lifetime);
+  const input = read.body;
+  // A revalidation may be answered from the source's digest alone, without sharp.
+  if (revalidating) {
+    const etag = variantEtag(deps, input, job.id);
+    if (matches(conditional, etag)) {
+      deps.metrics.imageTransforms.labels("not_modified").inc();
+      return answer(304, [...derived, ["etag", etag]], null, lifetime);
+    }
   }
 
   let out: TransformResult;
   const t0 = performance.now();
+  const made = deps.pipeline.run(input, job.spec, read.header);
+  const tagged = etagSoon(deps, input, job.id);
   try {
-    out = await deps.pipeline.run(input, job.spec);
+    out = await made;
   } catch (err) {
     if (!(err instanceof ImageError)) throw err;
     // Busy and timeout say nothing about the source: never stored, try again later.
@@ -144,10 +151,11 @@ async function produceVariant(
   }
   deps.metrics.imageSeconds.labels(out.format).observe((performance.now() - t0) / 1000);
   deps.metrics.imageTransforms.labels("ok").inc();
+  rememberHeader(input, out.source);
   const headers: HeaderPairs = [
     ["content-type", mediaTypeOf(out.format)],
     ["content-length", String(out.data.length)],
-    ["etag", etag],
+    ["etag", await tagged],
     ["x-content-type-options", "nosniff"],
     ...derived,
   ];
@@ -177,6 +185,15 @@ export function variantEtag(deps: ProduceDeps, input: Buffer, id: string): strin
   return `"${tag}"`;
 }
 
+/**
+ * The variant's ETag, worked out on the event loop's next turn: by then the transform
+ * has been handed to libuv's pool (the queue starts it from a microtask), so the source
+ * is hashed while sharp's threads work rather than before they start.
+ */
+export function etagSoon(deps: ProduceDeps, input: Buffer, id: string): Promise<string> {
+  return new Promise((resolve) => setImmediate(() => resolve(variantEtag(deps, input, id))));
+}
+
 /** Whether a revalidation's If-None-Match names this ETag (RFC 9110 §13.1.2). */
 export function matches(conditional: HeaderPairs, etag: string): boolean {
   const ours = parseETag(etag);
@@ -187,49 +204,6 @@ export function matches(conditional: HeaderPairs, etag: string): boolean {
     if (listed === "*" || listed.some((one) => weakMatch(one, ours))) return true;
   }
   return false;
-}
-
-async function readBody(r: ShieldResponse, max: number): Promise<Buffer> {
-  const body = r.body;
-  if (body === null) return Buffer.alloc(0);
-  const tooLarge = (): ImageError =>
-    new ImageError("source_too_large", `the source image is over ${max} bytes`);
-  if (Buffer.isBuffer(body)) {
-    if (body.length > max) throw tooLarge();
-    return body;
-  }
-  const declared = headerOf(r.headers, "content-length");
-  if (declared !== undefined && Number(declared) > max) {
-    body.close();
-    throw tooLarge();
-  }
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of body) {
-    size += chunk.length;
-    if (size > max) {
-      body.close();
-      throw tooLarge();
-    }
-    chunks.push(chunk);
-  }
-  return joined(chunks, size);
-}
-
-/**
- * The chunks as one buffer. A fill that stores a body of known length hands its readers
- * consecutive views of the one buffer it stores (store/memory-tier.ts); those are joined
- * without a copy.
- */
-export function joined(chunks: readonly Buffer[], size: number): Buffer {
-  const first = chunks[0];
-  if (first === undefined) return Buffer.alloc(0);
-  let at = first.byteOffset;
-  for (const c of chunks) {
-    if (c.buffer !== first.buffer || c.byteOffset !== at) return Buffer.concat(chunks, size);
-    at += c.length;
-  }
-  return Buffer.from(first.buffer, first.byteOffset, size);
 }
 
 function failure(
@@ -280,9 +254,4 @@ async function* once(body: Buffer | null): AsyncGenerator<Buffer> {
 
 export function closeBody(response: ShieldResponse): void {
   if (response.body !== null && !Buffer.isBuffer(response.body)) response.body.close();
-}
-
-export function headerOf(flat: readonly string[], name: string): string | undefined {
-  for (let i = 0; i < flat.length; i += 2) if (flat[i] === name) return flat[i + 1];
-  return undefined;
 }

@@ -63,15 +63,23 @@ export function serveImage(
     return refuse(deps, e, ["allow", "GET, HEAD"]);
   }
   // A hit should not pay for parsing, signature and resolution again: the answer for a
-  // URL and an Accept value is remembered (browsers send a handful of Accept values), and
-  // for a URL with an auto option, for the hints' values too.
+  // URL is remembered. Only an auto option makes it depend on the request's fields, and
+  // an option is auto only as written, by name or alias, with the value "auto": format
+  // (f) on the Accept value, width (w) and dpr on the Client Hints. Those fields are
+  // read, and are part of the memo's key, only when the path names such an option (a
+  // source path that merely contains the text costs a longer key, never a wrong answer).
+  // So a hit of any other URL hashes no Accept value, and each browser's does not take an
+  // entry of its own.
   const url = routed.url;
-  const accept = routed.reader.get("accept") ?? "";
-  const hints = url.path.includes("=auto") ? readClientHints(routed.reader) : NO_CLIENT_HINTS;
-  const memoKey =
-    hints === NO_CLIENT_HINTS
-      ? `${url.url}\n${accept}`
-      : `${url.url}\n${accept}\n${hints.width},${hints.viewportWidth},${hints.dpr}`;
+  const path = url.path;
+  const auto = path.includes("=auto");
+  const byAccept = auto && (path.includes("format=auto") || path.includes("f=auto"));
+  const byHints =
+    auto && (path.includes("width=auto") || path.includes("w=auto") || path.includes("dpr=auto"));
+  const accept = byAccept ? (routed.reader.get("accept") ?? "") : "";
+  const hints = byHints ? readClientHints(routed.reader) : NO_CLIENT_HINTS;
+  const hinted = byHints ? `${hints.width},${hints.viewportWidth},${hints.dpr}` : "";
+  const memoKey = auto ? `${url.url}\n${accept}\n${hinted}` : url.url;
   const resolved = deps.resolved.get(memoKey);
   if (resolved !== undefined) return serveResolved(deps, routed, resolved);
   // The signature is checked with WebCrypto (core/variant), which answers asynchronously.
@@ -100,9 +108,7 @@ function serveResolved(
     derivedFrom: job.sourceUrl,
     fetch: variantFetcher(deps, routed, job),
   });
-  const hinted = job.varyHints ?? [];
-  if (!job.negotiated && hinted.length === 0) return res;
-  return withVary(res, job.negotiated ? ["accept", ...hinted] : hinted);
+  return job.vary === undefined ? res : withVary(res, job.vary);
 }
 
 async function resolve(
@@ -179,6 +185,7 @@ function imageJob(
   varyHints: readonly string[],
 ): ImageJob {
   const source = transform.source;
+  const vary = negotiated ? ["accept", ...varyHints] : varyHints;
   return {
     spec,
     id,
@@ -187,6 +194,7 @@ function imageJob(
     sourcePath: source,
     negotiated,
     varyHints,
+    vary: vary.length === 0 ? undefined : vary.join(", "),
   };
 }
 
@@ -205,9 +213,8 @@ function storedUrl(url: NormalisedUrl, path: string): string {
  */
 function withVary(
   res: ShieldResponse | Promise<ShieldResponse>,
-  fields: readonly string[],
+  value: string,
 ): ShieldResponse | Promise<ShieldResponse> {
-  const value = fields.join(", ");
   // Every answer's header list is its own (copied from the stored one, or built for this
   // response), so the field is appended in place.
   const add = (answer: ShieldResponse): ShieldResponse => {

@@ -9,7 +9,7 @@
  * an animated PNG is left alone because libvips reads only its first frame: converting
  * it would freeze the animation.
  */
-import { headerOf } from "./produce.ts";
+import { headerOf } from "./source-body.ts";
 
 /** Media types a convertible source may be labelled with (with the old JPEG aliases). */
 const CONVERTIBLE_TYPES: ReadonlySet<string> = new Set([
