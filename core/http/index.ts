@@ -1,4 +1,5 @@
 export * from "./accept.ts";
+export * from "./accept-encoding.ts";
 export * from "./age.ts";
 export * from "./cache-control.ts";
 export * from "./cache-status.ts";

@@ -32,6 +32,7 @@ import {
 } from "../../core/purge/index.ts";
 import { rendezvousNodes, rendezvousOrder, routeOrigin } from "../../core/routing/index.ts";
 import { negotiateFormat, variantId } from "../../core/variant/index.ts";
+import { encodingAgreementCases } from "./agreement-encoding.ts";
 import { imageAgreementCases } from "./agreement-images.ts";
 import { negativeAgreementCases } from "./agreement-negative.ts";
 import { variantAgreementCases } from "./agreement-variant.ts";
@@ -521,4 +522,5 @@ export const agreementCases: readonly AgreementCase[] = [
   ...variantAgreementCases,
   ...imageAgreementCases,
   ...negativeAgreementCases,
+  ...encodingAgreementCases,
 ];
