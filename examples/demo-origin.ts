@@ -325,6 +325,7 @@ function homePage(startedAt: number, jpegOnly: boolean): Reply {
       <li><a href="/api/time">/api/time</a>: <code>max-age=5</code>, stale windows, <code>CDN-Cache-Control: max-age=10</code></li>
       <li><a href="/api/user">/api/user</a>: <code>private, no-store</code> and a cookie: never cached</li>
       <li><a href="/api/tagged">/api/tagged</a>: <code>Surrogate-Key: demo api</code>, <code>max-age=300</code>, purge by tag</li>
+      <li><a href="/api/catalog">/api/catalog</a>: a 38 KiB JSON listing sent uncompressed; the CDN compresses it (br or gzip) and this page too</li>
       <li><a href="/slow?ms=2000">/slow?ms=2000</a>: answers after 2 s (at most ${MAX_SLOW_MS} ms), <code>max-age=30</code>: watch collapsing</li>
       <li><a href="/__origin/stats">/__origin/stats</a>: requests per path</li>
     </ul>
@@ -380,6 +381,30 @@ function apiUser(): Reply {
     body: json({ user: "demo", session, note: "private, no-store: never cached by the CDN" }),
   };
 }
+
+/**
+ * A product listing of about 38 KiB, built once: a JSON document as APIs send it,
+ * uncompressed, for the shield to compress (br or gzip by Accept-Encoding) and store
+ * once per coding.
+ */
+const catalog: Reply = (() => {
+  const kinds = ["lamp", "chair", "table", "shelf", "rug", "mirror", "vase", "clock"];
+  const items = Array.from({ length: 160 }, (_, i) => ({
+    id: 1000 + i,
+    sku: `SKU-${String((i * 7919) % 100000).padStart(5, "0")}`,
+    name: `${kinds[i % kinds.length]} no. ${i}`,
+    price: { amount: Math.round(i * 731) / 100 + 9.99, currency: "EUR" },
+    stock: (i * 13) % 40,
+    tags: ["home", i % 2 === 0 ? "new" : "sale"],
+  }));
+  const body = json({ items, total: items.length });
+  return {
+    status: 200,
+    headers: { "content-type": "application/json", "cache-control": "public, max-age=300" },
+    body,
+    etag: `"${digest(body)}"`,
+  };
+})();
 
 function apiTagged(ctx: Context): Reply {
   const body = json({
@@ -563,6 +588,7 @@ export async function startDemoOrigin(options: DemoOriginOptions = {}): Promise<
     else if (path === "/api/time") reply = apiTime(ctx);
     else if (path === "/api/user") reply = apiUser();
     else if (path === "/api/tagged") reply = apiTagged(ctx);
+    else if (path === "/api/catalog") reply = catalog;
     else if (path.startsWith("/images/")) reply = image(ctx, path.slice("/images/".length));
     else reply = null;
     send(req, res, reply ?? notFound(), stats);

@@ -8,10 +8,12 @@
  *     other methods: pass through, then invalidate (pass/) ·
  *     bypass cookie or rule: pass through ·
  *     a plain image path negotiated to AVIF or WebP: its conversion (image/convert.ts) ·
- *     GET/HEAD: the cache path (cache/cache-path.ts), handed the origin as its fetcher
+ *     GET/HEAD: compression (compress/route.ts) over the cache path (cache/cache-path.ts),
+ *       handed the origin as its fetcher
  */
 import { isSafeMethod, requestDisposition } from "../core/policy/index.ts";
 import { serveFromCache } from "./cache/cache-path.ts";
+import { Compression } from "./compress/route.ts";
 import type { ShieldContext } from "./context.ts";
 import { conversionFor, serveConversion } from "./image/convert.ts";
 import type { ImageRouteDeps } from "./image/route.ts";
@@ -38,6 +40,17 @@ export function composeHandler(ctx: ShieldContext): ShieldHandler {
       noStale,
       fetch: originFetcher(ctx, routed),
     });
+
+  /** br and gzip copies of what the plain path serves, made and stored once each. */
+  const compression = new Compression({
+    cache: ctx,
+    memory: ctx.tiers.memory,
+    config: ctx.config.compression,
+    maxBytes: ctx.config.shield.memory.maxObjectBytes,
+    registry: ctx.metrics.registry,
+    plain: fromCache,
+    failed: (err) => ctx.log.error({ err }, "re-encode failed inside the shield"),
+  });
 
   const images: ImageRouteDeps = {
     cache: ctx,
@@ -106,7 +119,7 @@ export function composeHandler(ctx: ShieldContext): ShieldHandler {
     // A plain image path whose client takes AVIF or WebP: converted from the source.
     const conversion = conversionFor(images, routed);
     if (conversion !== null) return serveConversion(images, routed, conversion);
-    return fromCache(routed);
+    return compression.serve(routed);
   };
 
   const limits = ctx.limits;

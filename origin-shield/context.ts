@@ -12,6 +12,7 @@ import type { Logger } from "pino";
 import { type CdnConfig, type CompiledConfig, compileConfig } from "../core/config/index.ts";
 import { ImagePipeline } from "../image-pipeline/index.ts";
 import type { CacheDeps } from "./cache/cache-deps.ts";
+import { LargeObjects } from "./cache/slices.ts";
 import { CloudflarePurger } from "./cluster/cloudflare-purge.ts";
 import { Leases } from "./cluster/lease.ts";
 import { PurgeBus } from "./cluster/purge-bus.ts";
@@ -235,6 +236,12 @@ export function buildContext(config: CdnConfig, parts: ContextParts): ShieldCont
             void work().catch((err: unknown) => parts.log.warn({ err }, "invalidation failed"));
           },
     collapser,
+    // Slices of 1 MiB, or what the memory tier stores when that is less; the memo of
+    // objects too large to store whole takes at most 1 MiB.
+    largeObjects: new LargeObjects(
+      Math.min(1024 * 1024, shield.memory.maxObjectBytes),
+      1024 * 1024,
+    ),
     origin: client,
     pools,
     metrics,

@@ -5,7 +5,7 @@
  */
 import type { OriginConfig } from "../core/config/index.ts";
 import type { NormalisedUrl } from "../core/key/index.ts";
-import type { EntryMeta, HeaderReader } from "../core/policy/index.ts";
+import type { EntryMeta, HeaderPairs, HeaderReader } from "../core/policy/index.ts";
 import type { NodeHeaders } from "./http/headers.ts";
 
 /** A client's request, as a transport (node:http or a web Request) hands it in. */
@@ -19,7 +19,15 @@ export interface ShieldRequest {
   readonly secure: boolean;
   /** The request body, for methods that carry one. */
   readonly body: AsyncIterable<Uint8Array> | null;
+  /**
+   * Where interim (1xx) responses the origin sends for this request's own fetch go
+   * (origin/interim.ts); absent where the transport cannot write them (the web one).
+   */
+  readonly interim?: InterimSink | undefined;
 }
+
+/** Takes a 102 or 103 the origin sent (status, the fields relayed), before the final head. */
+export type InterimSink = (status: number, headers: HeaderPairs) => void;
 
 /**
  * A request once its target is parsed, its URL normalised and its origin chosen

@@ -3,6 +3,7 @@ export {
   type CdnConfig,
   type CdnConfigInput,
   CdnConfigSchema,
+  type CompressionConfig,
   ConfigError,
   type ConfigIssue,
   DEFAULT_TRACKING_PARAMS,

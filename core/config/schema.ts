@@ -13,6 +13,7 @@
  * ./origin-schema.ts.
  */
 
+import { CompressionSchema } from "./compression-schema.ts";
 import { EdgeSchema } from "./edge-schema.ts";
 import { issuesToConfigError } from "./errors.ts";
 import { cookiePattern, headerName, seconds, unique } from "./fields.ts";
@@ -130,6 +131,7 @@ export const CdnConfigSchema = z
     images: ImagesSchema.prefault({}),
     shield: ShieldSchema.prefault({}),
     edge: EdgeSchema.prefault({}),
+    compression: CompressionSchema.prefault({}),
     bypassCookies: z
       .array(cookiePattern)
       .default([])
@@ -149,6 +151,7 @@ export type KeySpec = CdnConfig["key"];
 export type ImagesConfig = CdnConfig["images"];
 export type EdgeConfig = CdnConfig["edge"];
 export type ShieldConfig = CdnConfig["shield"];
+export type CompressionConfig = CdnConfig["compression"];
 
 /** Validate a config object; throws ConfigError naming every bad field by path. */
 export function parseConfig(input: unknown, source?: string): CdnConfig {

@@ -215,3 +215,42 @@ export function parseCacheStatus(value: string | null | undefined): CacheStatusM
   }
   return out;
 }
+
+/**
+ * Bounds on the upstream members a cache keeps with a stored response and relays: at most
+ * this many members (the ones nearest this cache) and this many bytes once serialised.
+ */
+export const UPSTREAM_MEMBERS_MAX = 8;
+export const UPSTREAM_BYTES_MAX = 1024;
+/** A longer field is not parsed at all: only a hostile upstream writes one. */
+const UPSTREAM_FIELD_MAX = 16 * 1024;
+
+/**
+ * The Cache-Status members the caches behind this one wrote (RFC 9211 §2), made safe to
+ * keep with a stored response and to put before this cache's own member: members that do
+ * not parse are dropped (an invalid list drops them all), each kept member is written
+ * anew in canonical form (so nothing but known parameters survives), members carrying
+ * this cache's own name are dropped (only this cache writes its member: one arriving
+ * from upstream is forged, or a loop), and only the last UPSTREAM_MEMBERS_MAX members
+ * within UPSTREAM_BYTES_MAX are kept, those nearest this cache. Null when none is left.
+ */
+export function upstreamCacheStatus(
+  value: string | null | undefined,
+  ownName: string,
+): string | null {
+  if (!value || value.length > UPSTREAM_FIELD_MAX) return null;
+  const own = ownName.toLowerCase();
+  const kept: string[] = [];
+  let bytes = 0;
+  const members = parseCacheStatus(value);
+  for (let i = members.length - 1; i >= 0 && kept.length < UPSTREAM_MEMBERS_MAX; i--) {
+    const member = members[i] as CacheStatusMember;
+    if (member.cache.toLowerCase() === own) continue;
+    const text = formatCacheStatusMember(member);
+    // Two bytes for the ", " that joins it to the next.
+    if (bytes + text.length + 2 > UPSTREAM_BYTES_MAX) break;
+    bytes += text.length + 2;
+    kept.push(text);
+  }
+  return kept.length === 0 ? null : kept.reverse().join(", ");
+}

@@ -80,22 +80,32 @@ export function isNotModified(
 }
 
 /**
- * Fields a 304 carries (RFC 9110 §15.4.5): those a 200 would have sent that guide caches,
- * plus Last-Modified when there is no ETag. Content fields are left out.
+ * Representation metadata that describes the stored body's bytes: a 304 leaves it out
+ * (RFC 9110 §15.4.5 asks a sender not to generate representation metadata beyond the
+ * fields it lists), and a cache receiving one keeps its own (core/policy/update.ts).
  */
-const NOT_MODIFIED_FIELDS = new Set([
-  "cache-control",
-  "cdn-cache-control",
-  "content-location",
-  "date",
-  "etag",
-  "expires",
-  "vary",
+const BODY_FIELDS = new Set([
+  "content-length",
+  "content-encoding",
+  "content-range",
+  "content-type",
+  "content-language",
+  "content-digest",
+  "digest",
 ]);
 
+/**
+ * The fields of a 304 answered from a stored response (RFC 9110 §15.4.5): every stored
+ * field a 200 would have carried (Cache-Control, Expires, ETag, Vary, Date and the rest,
+ * which a cache receiving it copies into its own stored response, RFC 9111 §4.3.4),
+ * except those describing the body and Last-Modified when there is an ETag. The caller
+ * adds its own Cache-Status. A 304 carries nothing the 200 from the same stored response
+ * would not have carried to the same client.
+ */
 export function notModifiedHeaders(stored: HeaderPairs): HeaderPairs {
   const hasEtag = stored.some(([name]) => name === "etag");
   return stored.filter(
-    ([name]) => NOT_MODIFIED_FIELDS.has(name) || (name === "last-modified" && !hasEtag),
+    ([name]) =>
+      !BODY_FIELDS.has(name) && name !== "cache-status" && (name !== "last-modified" || !hasEtag),
   );
 }

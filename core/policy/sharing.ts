@@ -146,7 +146,7 @@ export function followerMayShare(
  * May an origin's error (5xx, or 429 Too Many Requests) be handed to the followers
  * waiting on the fetch that got it, instead of each making a fetch of its own? That
  * spares an origin that is failing the herd it would otherwise get. It is not stored,
- * and it is never shared when it carries a private marker (`private`, `Set-Cookie`) or
+ * and it is never shared when it carries a private marker (`private`, `Set-Cookie`, `Set-Cookie2`) or
  * varies on a field whose value differs in the follower's request (or on `*`).
  */
 export function followerMayShareError(
@@ -158,7 +158,10 @@ export function followerMayShareError(
 ): boolean {
   if (status < 500 && status !== 429) return false;
   const { cc } = selectDirectives(response, options.targetedCacheControl);
-  if (cc.private || response.get("set-cookie") !== null) return false;
+  // Set-Cookie2 (RFC 2965, obsolete but still sent) is as per-user as Set-Cookie.
+  if (cc.private || response.get("set-cookie") !== null || response.get("set-cookie2") !== null) {
+    return false;
+  }
   const vary = captureVary(response, leader.headers);
   return vary !== "*" && varyMatches(vary, follower.headers);
 }

@@ -36,12 +36,20 @@ export function notModifiedSelects(
   return true;
 }
 
-/** Fields a 304 must not change: they describe the stored body (RFC 9111 §3.2). */
+/**
+ * Fields a 304 must not change: they describe the stored body's bytes, and the 304's
+ * values would be wrong for them (RFC 9111 §3.2: Content-Length is never updated, and a
+ * cache keeps the fields its stored body depends on, such as a Content-Encoding it holds
+ * the body in or a Content-Range it removed). A 304 that adds one the stored response
+ * lacks (Content-Encoding: gzip over an identity body) is ignored just the same.
+ */
 const KEEP_STORED: ReadonlySet<string> = new Set([
   "content-length",
   "content-encoding",
   "content-range",
   "content-type",
+  "content-digest",
+  "digest",
 ]);
 
 /**
@@ -112,4 +120,58 @@ export interface NotModifiedInput extends Omit<StorageInput, "response" | "crede
 export function applyNotModified(input: NotModifiedInput): NotModifiedResult {
   if (!notModifiedSelects(input.entry, input.notModified)) return { selects: false };
   return { selects: true, plan: refreshFromNotModified({ ...input, credentials: NO_CREDENTIALS }) };
+}
+
+/**
+ * RFC 9111 §4.3.5: does a 200 to a HEAD this cache forwarded describe the stored GET
+ * response it could have been answered from? Yes when it carries a validator, each
+ * validator it carries matches the stored one exactly (ETag with its weakness,
+ * Last-Modified byte for byte), and its Content-Length, when it has one, is the stored
+ * one. A HEAD response without any validator cannot say which representation it is
+ * about, so it does not select (nor does a Content-Length the stored response cannot be
+ * checked against).
+ */
+export function headSelects(entry: Pick<EntryMeta, "headers">, head: HeaderReader): boolean {
+  const stored = pairsReader(entry.headers);
+  const etag = head.get("etag");
+  const modified = head.get("last-modified");
+  if (etag === null && modified === null) return false;
+  if (etag !== null) {
+    const a = parseETag(etag);
+    const b = parseETag(stored.get("etag"));
+    if (a === null || b === null || a.weak !== b.weak || a.tag !== b.tag) return false;
+  }
+  if (modified !== null && stored.get("last-modified") !== modified) return false;
+  const length = head.get("content-length");
+  if (length !== null && stored.get("content-length")?.trim() !== length.trim()) return false;
+  return true;
+}
+
+export interface HeadInput extends Omit<StorageInput, "response"> {
+  /** The stored GET response the HEAD could have been answered from. */
+  readonly entry: EntryMeta;
+  /** The HEAD response's header fields (a 200). */
+  readonly head: HeaderSource;
+}
+
+/**
+ * What a 200 to a forwarded HEAD does to the stored GET response (RFC 9111 §4.3.5):
+ * `stale` when it is about another representation (changed validators or length: the
+ * stored response must not be served without revalidation; a cache may drop it);
+ * `update` with the merged fields when it is about this one (§3.2, the same merge as a
+ * 304's); `keep` when it is about this one but its fields may not go into a shared entry
+ * (it was fetched with credentials, set a cookie, or says private or no-store): the
+ * stored response stays as it is. `credentials` are the HEAD request's own: unlike our
+ * own revalidation, a HEAD forwarded for a client may carry a cookie that made its
+ * answer personal.
+ */
+export type HeadResult =
+  | { readonly kind: "stale" }
+  | { readonly kind: "update"; readonly meta: EntryMeta }
+  | { readonly kind: "keep" };
+
+export function applyHeadResponse(input: HeadInput): HeadResult {
+  if (!headSelects(input.entry, input.head)) return { kind: "stale" };
+  const plan = refreshFromNotModified({ ...input, notModified: input.head });
+  return plan.store ? { kind: "update", meta: plan.meta } : { kind: "keep" };
 }

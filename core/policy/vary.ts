@@ -31,7 +31,39 @@ export function normaliseVaryValue(field: string, value: string | null): string 
   if (value === null) return null;
   let out = value.replace(/[ \t]*,[ \t]*/g, ",").trim();
   if (CASE_INSENSITIVE.has(field)) out = out.toLowerCase();
+  if (field === "accept-language") out = normaliseWeights(out);
   return out;
+}
+
+/**
+ * Accept-Language spellings that mean the same to any origin that parses the field as
+ * RFC 9110 defines it (§12.4.2, §12.5.4), made one: whitespace around `;` and `=`
+ * dropped (`weight = OWS ";" OWS "q=" qvalue`), a weight of 1 dropped (`q=1`, `q=1.0`,
+ * `q=1.000` are the default), trailing zeros of a weight dropped (`q=0.50` is `q=0.5`),
+ * empty list elements dropped (§5.6.1.2). The order of the languages is kept: where
+ * weights tie it is the client's preference, and an origin may read it so. Input is
+ * already lower-cased, with no whitespace around commas.
+ */
+function normaliseWeights(value: string): string {
+  if (!/[;, \t]/.test(value)) return value;
+  const out: string[] = [];
+  for (const element of value.split(",")) {
+    if (element === "") continue;
+    const parts = element.split(";").map((p) => p.trim().replace(/^q[ \t]*=[ \t]*/, "q="));
+    const kept: string[] = [parts[0] ?? ""];
+    for (let i = 1; i < parts.length; i++) {
+      const part = parts[i] as string;
+      const q = /^q=(0(?:\.\d{0,3})?|1(?:\.0{0,3})?)$/.exec(part);
+      if (q === null) {
+        kept.push(part);
+        continue;
+      }
+      const weight = (q[1] as string).replace(/(\.\d*?)0+$/, "$1").replace(/\.$/, "");
+      if (weight !== "1") kept.push(`q=${weight}`);
+    }
+    out.push(kept.join(";"));
+  }
+  return out.join(",");
 }
 
 /**
@@ -60,6 +92,8 @@ export function varyMatches(capture: VaryCapture | null, requestHeaders: HeaderR
     if (value !== null && value === capture.raw[i]) continue;
     if (value === null || stored === null) {
       if (value !== stored) return false;
+    } else if (field === "accept-language") {
+      if (normaliseVaryValue(field, value) !== stored) return false;
     } else if (!equalsNormalised(value, stored, CASE_INSENSITIVE.has(field))) {
       return false;
     }

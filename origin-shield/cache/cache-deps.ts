@@ -3,6 +3,7 @@ import type { KeySpec } from "../../core/config/index.ts";
 import type { PolicyOptions } from "../../core/policy/index.ts";
 import type { Collapser } from "../collapse/collapser.ts";
 import type { Tier } from "../store/tier.ts";
+import type { LargeObjects } from "./slices.ts";
 
 export interface CacheDeps {
   /** This cache's name in Cache-Status and Via. */
@@ -12,4 +13,6 @@ export interface CacheDeps {
   readonly tier: Tier;
   readonly collapser: Collapser;
   readonly now: () => number;
+  /** Objects too large to store, whose ranges are served from slices (slices.ts). */
+  readonly largeObjects?: LargeObjects | undefined;
 }

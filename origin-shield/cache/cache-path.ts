@@ -32,6 +32,7 @@ import { type ClientRequest, fromStored, type ShieldResponse } from "../respond.
 import type { StoredObject } from "../store/stored-object.ts";
 import type { CacheDeps } from "./cache-deps.ts";
 import { serveFill } from "./serve-fill.ts";
+import { slicedMiss } from "./slices.ts";
 
 /** A request the cache answers. */
 export interface CacheRequest {
@@ -53,6 +54,11 @@ export interface CacheRequest {
   readonly noStale?: boolean | undefined;
   /** How a fill for this request gets its response. */
   readonly fetch: Fetcher;
+  /**
+   * A representation of the URL stored apart from the plain response, by name (the
+   * content coding of a compressed copy, compress/route.ts); absent for the response itself.
+   */
+  readonly variant?: string | undefined;
 }
 
 export function serveFromCache(
@@ -62,6 +68,7 @@ export function serveFromCache(
   const primary = buildCacheKey(
     { url: req.url, headers: req.headers, method: req.method },
     deps.key,
+    req.variant,
   );
   const found = deps.tier.lookup(primary, req.headers);
   if (found instanceof Promise) return found.then((obj) => answer(deps, req, primary, obj));
@@ -132,7 +139,12 @@ function miss(
   const fwd = reason === "uri-miss" && deps.tier.hasVariants(primary) ? "vary-miss" : reason;
   const job = fillJob(deps, req, primary, [], undefined, shared, credentials);
   const detail = hitForMiss ? "uncacheable" : undefined;
-  return serveFill(deps, client, job, { fwd, entry, staleIfError: false, detail });
+  const whole = () => serveFill(deps, client, job, { fwd, entry, staleIfError: false, detail });
+  // A range of an object too large to store: from slices of it (slices.ts).
+  const sliced = slicedMiss(deps.largeObjects, deps.now(), req, primary, (slice) =>
+    serveFromCache(deps, slice),
+  );
+  return sliced === null ? whole() : sliced.then((r) => r ?? whole());
 }
 
 function credentialsOf(deps: CacheDeps, req: CacheRequest): Credentials {

@@ -33,6 +33,7 @@ import {
 } from "../respond.ts";
 import type { StoredObject } from "../store/stored-object.ts";
 import type { CacheDeps } from "./cache-deps.ts";
+import { rangeFromFill } from "./fill-range.ts";
 
 /** Why the request goes forward, and what it may fall back on. */
 export interface Forwarding {
@@ -69,6 +70,10 @@ export async function serveFill(
     stream?.close();
     return ownFetch(deps, client, job, forwarding);
   }
+  // Too large to store: its length and ETag let later ranges of it come from slices.
+  if (!follower && head.detail === "too-large" && head.plan.store && head.status === 200) {
+    deps.largeObjects?.remember(job.primary, head.headers, head.plan.meta.freshUntil);
+  }
   const outcome = follower ? "collapsed" : forwarding.fwd === "stale" ? "revalidated" : "miss";
   const member = forwardedMember(deps.name, {
     fwd: forwarding.fwd,
@@ -77,14 +82,18 @@ export async function serveFill(
     collapsed: follower,
     detail: head.detail ?? forwarding.detail,
   });
+  // A follower is answered as a hit would be: with the fields stored, never the per-user
+  // ones (Set-Cookie2) the origin sent its leader (RFC 9111 §3.1).
+  const fields = follower && head.plan.store ? head.plan.meta.headers : head.headers;
   // A conditional client request answered from the new response (RFC 9111 §4.3.2).
   if (head.status === 200 && head.plan.store && isNotModified(client, head.headers)) {
     stream?.close();
-    const headers = notModifiedHeaders(head.headers);
+    const headers = notModifiedHeaders(fields);
     return { ...relayed(304, headers, member, null, outcome), body: null };
   }
   const body = await wholeIfSmall(flight.body, head, stream);
-  const r = relayed(head.status, head.headers, member, body, outcome);
+  // A range request gets its part of the whole response being fetched (fill-range.ts).
+  const r = rangeFromFill(client, relayed(head.status, fields, member, body, outcome));
   return head.plan.store ? { ...r, lifetime: head.plan.meta } : r;
 }
 

@@ -52,6 +52,11 @@ export interface FetchIntent {
   readonly conditional: HeaderPairs;
   /** A stored entry is being revalidated. */
   readonly revalidation: boolean;
+  /**
+   * One byte range to ask for instead of the whole (`bytes=a-b`): a slice of an object
+   * too large to store (cache/slices.ts), whose fetcher checks the 206 and makes it a 200.
+   */
+  readonly range?: string | undefined;
 }
 
 /** How a fill gets its response; only OriginErrors may be thrown. */

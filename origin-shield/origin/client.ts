@@ -16,6 +16,8 @@ import { Agent, buildConnector, type Dispatcher } from "undici";
 import type { ShieldConfig } from "../../core/config/index.ts";
 import type { HeaderPairs } from "../../core/policy/index.ts";
 import { nodeHeaderPairs, writableField } from "../http/headers.ts";
+import type { InterimSink } from "../types.ts";
+import { InterimWatch } from "./interim.ts";
 import { OriginError } from "./origin-error.ts";
 import { type Release, Slots, SlotsBusy } from "./slots.ts";
 
@@ -27,6 +29,8 @@ export interface OriginRequest {
   readonly headers: string[];
   readonly body?: AsyncIterable<Uint8Array> | null | undefined;
   readonly signal?: AbortSignal | undefined;
+  /** Takes the interim responses (102, 103) this request receives (interim.ts). */
+  readonly interim?: InterimSink | undefined;
   /**
    * Called once the request no longer holds a connection: it failed, or its response
    * body was read or dropped (the pool counts outstanding requests with it).
@@ -97,6 +101,12 @@ export class OriginClient {
             }
           };
     let res: Dispatcher.ResponseData;
+    // Interim responses are relayed to this request's sink, and bounded in number and
+    // time: a hostile origin's flood of them fails the fetch instead of holding it.
+    const stopped = new AbortController();
+    const watch = new InterimWatch(req.interim, this.#config.headersTimeoutMs, (e) =>
+      stopped.abort(e),
+    );
     try {
       res = await this.#agent.request({
         origin: url.origin,
@@ -104,11 +114,15 @@ export class OriginClient {
         method: req.method as Dispatcher.HttpMethod,
         headers: req.headers,
         body: asReadable(req.body),
-        signal: req.signal,
+        signal:
+          req.signal === undefined ? stopped.signal : AbortSignal.any([req.signal, stopped.signal]),
+        onInfo: watch.onInfo,
       });
     } catch (err) {
       release();
-      throw classify(err);
+      throw watch.error ?? classify(err);
+    } finally {
+      watch.done();
     }
     const body = res.body;
     const dispose = () => {

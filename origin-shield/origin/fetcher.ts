@@ -9,6 +9,7 @@ import type { ShieldMetrics } from "../observe/metrics.ts";
 import type { RoutedRequest } from "../types.ts";
 import { forwardHeaders } from "./forward.ts";
 import { OriginDown, OriginError } from "./origin-error.ts";
+import { wholeOrRefused } from "./partial.ts";
 import type { OriginPools } from "./pool.ts";
 
 export interface OriginFetchDeps {
@@ -31,14 +32,20 @@ export function originFetcher(deps: OriginFetchDeps, routed: RoutedRequest): Fet
       host: routed.url.host,
       fill: true,
       withBody: false,
-      extra: intent.conditional,
+      extra:
+        intent.range === undefined
+          ? intent.conditional
+          : [...intent.conditional, ["range", intent.range]],
     });
     const started = performance.now();
     try {
-      const request = { method: "GET", headers, signal };
+      // Interim responses go to the client whose request started this fetch, and only
+      // while it waits for the head: followers and later hits never see them.
+      const request = { method: "GET", headers, signal, interim: routed.client.interim };
       const res = await deps.pools.request(routed.origin, routed.url, request);
       metrics.originLatency.labels(originName).observe((performance.now() - started) / 1000);
-      return res;
+      // A 206 is an answer only to a request that asked for a range (a slice).
+      return intent.range === undefined ? wholeOrRefused(res) : res;
     } catch (err) {
       if (err instanceof OriginError && !(err instanceof OriginDown)) {
         metrics.originErrors.labels(err.kind).inc();

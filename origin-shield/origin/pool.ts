@@ -18,6 +18,7 @@
 import { Agent } from "undici";
 import type { OriginConfig } from "../../core/config/index.ts";
 import { originTarget } from "../../core/routing/index.ts";
+import type { InterimSink } from "../types.ts";
 import { type Choice, PoolServer, panicking, pickServer } from "./balance.ts";
 import type { BreakerState } from "./breaker.ts";
 import type { OriginClient, OriginResponse } from "./client.ts";
@@ -32,6 +33,8 @@ export interface PoolRequest {
   readonly headers: string[];
   readonly body?: AsyncIterable<Uint8Array> | null | undefined;
   readonly signal?: AbortSignal | undefined;
+  /** Takes the interim responses (102, 103) the origin sends for it (interim.ts). */
+  readonly interim?: InterimSink | undefined;
 }
 
 /** The normalised path and query to fetch (a NormalisedUrl will do). */
@@ -212,6 +215,7 @@ export class OriginPools {
         headers: req.headers,
         body: req.body,
         signal: req.signal,
+        interim: req.interim,
         settled,
       });
     } catch (err) {

@@ -46,6 +46,7 @@ export async function passThrough(
       method: client.method,
       headers,
       body: withBody ? client.body : null,
+      interim: client.interim,
     });
   } catch (err) {
     const error = classify(err);

@@ -13,6 +13,7 @@ import { accessLog } from "../observe/access-log.ts";
 import { type HopTrace, traceRequest } from "../observe/trace.ts";
 import { type BodyStream, errorResponse, type ShieldResponse } from "../respond.ts";
 import type { ShieldRequest } from "../types.ts";
+import { interimWriter } from "./interim.ts";
 
 export type NodeListener = (req: IncomingMessage, res: ServerResponse) => void;
 
@@ -60,6 +61,7 @@ export function nodeListener(
       remoteAddress: socket.remoteAddress,
       secure: (socket as { encrypted?: boolean }).encrypted === true,
       body: method === "GET" || method === "HEAD" ? null : req,
+      interim: interimWriter(req, res),
     };
     let result: ShieldResponse | Promise<ShieldResponse>;
     try {

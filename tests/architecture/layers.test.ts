@@ -52,7 +52,7 @@ const SHIELD_LAYERS: readonly (readonly string[])[] = [
   ["origin-shield/transport/", "origin-shield/admin/"],
   ["origin-shield/compose.ts"],
   ["origin-shield/context.ts"],
-  ["origin-shield/image/"],
+  ["origin-shield/image/", "origin-shield/compress/"],
   ["origin-shield/cache/", "origin-shield/pass/", "origin-shield/request/", "origin-shield/limit/"],
   ["origin-shield/origin/fetcher.ts"],
   ["origin-shield/collapse/"],

@@ -35,7 +35,9 @@ import { negotiateFormat, variantId } from "../../core/variant/index.ts";
 import { encodingAgreementCases } from "./agreement-encoding.ts";
 import { imageAgreementCases } from "./agreement-images.ts";
 import { negativeAgreementCases } from "./agreement-negative.ts";
+import { updateAgreementCases } from "./agreement-update.ts";
 import { variantAgreementCases } from "./agreement-variant.ts";
+import { varyAgreementCases } from "./agreement-vary.ts";
 
 const T0 = Date.UTC(2026, 0, 1);
 const config = parseConfig({
@@ -523,4 +525,6 @@ export const agreementCases: readonly AgreementCase[] = [
   ...imageAgreementCases,
   ...negativeAgreementCases,
   ...encodingAgreementCases,
+  ...updateAgreementCases,
+  ...varyAgreementCases,
 ];

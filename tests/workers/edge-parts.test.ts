@@ -2,26 +2,45 @@ import { describe, expect, it } from "vitest";
 import { ConfigError } from "../../core/config/index.ts";
 import { formatHttpDate } from "../../core/http/dates.ts";
 import type { EntryMeta } from "../../core/policy/index.ts";
-import { decodeMeta, encodeMeta, MAX_META_BYTES } from "../../workers/cache/meta-codec.ts";
+import {
+  decodeMeta,
+  decodeStored,
+  encodeMeta,
+  encodeVaryRecord,
+  MAX_META_BYTES,
+} from "../../workers/cache/meta-codec.ts";
+import { MAX_VARIANTS } from "../../workers/cache/vary-record.ts";
 import { parseShieldNodesVar } from "../../workers/config/shield-nodes.ts";
-import { normaliseAcceptEncoding } from "../../workers/request/accept-encoding.ts";
+import { acceptsOnly, clientCoding } from "../../workers/request/accept-encoding.ts";
 
-describe("normaliseAcceptEncoding: one spelling per set of codings a shield serves", () => {
+describe("the client's coding: the runtime's original Accept-Encoding before the header", () => {
   it.each([
-    ["gzip, deflate, br, zstd", "br, gzip"],
-    ["br;q=1.0, gzip;q=0.8, *;q=0.1", "br, gzip"],
-    ["GZIP", "gzip"],
-    ["x-gzip", "gzip"],
-    ["br", "br"],
-    ["gzip;q=0, br", "br"],
-    ["*", "br, gzip"],
-    ["*, br;q=0", "gzip"],
-    ["identity", null],
-    ["deflate", null],
-    ["", null],
-    [null, null],
-  ])("%s → %s", (value, expected) => {
-    expect(normaliseAcceptEncoding(value)).toBe(expected);
+    ["the runtime says the client sent gzip only", { clientAcceptEncoding: "gzip" }, "gzip"],
+    ["the runtime says the client sent nothing", { clientAcceptEncoding: "" }, "identity"],
+    ["no word from the runtime: the header", undefined, "br"],
+  ])("%s", (_what, cf, expected) => {
+    const request = new Request("https://edge.test/", {
+      headers: { "accept-encoding": "br, gzip" },
+      ...(cf === undefined ? {} : { cf }),
+    });
+    expect(clientCoding(request)).toBe(expected);
+  });
+});
+
+describe("acceptsOnly: a coded part reaches the client untouched only if no other coding can", () => {
+  it.each([
+    ["br", "br", true],
+    ["gzip", "gzip", true],
+    ["x-gzip", "gzip", true],
+    ["gzip, deflate, br, zstd", "br", false],
+    ["br, gzip;q=0", "br", true],
+    ["br, *;q=0.1", "br", false],
+    ["br;q=0.5, gzip;q=0", "br", true],
+    ["identity", "br", false],
+    ["", "gzip", false],
+    [null, "br", false],
+  ] as const)("%s, %s → %s", (value, coding, expected) => {
+    expect(acceptsOnly(value, coding)).toBe(expected);
   });
 });
 
@@ -66,6 +85,36 @@ describe("the metadata header", () => {
     ["lifetimes missing", JSON.stringify({ v: 1, key: "k", meta: { status: 200, headers: [] } })],
   ])("reads %s as a miss", (_what, value) => {
     expect(decodeMeta(value)).toBeNull();
+  });
+});
+
+describe("a key's vary record in the metadata header", () => {
+  const record = {
+    fields: ["accept-encoding", "x-tenant"],
+    variants: [{ id: "a", slot: 0 }],
+    deleteAt: 5,
+  };
+
+  it("round-trips, and is never read as a response's metadata", () => {
+    const encoded = encodeVaryRecord("k", record)!;
+    expect(decodeStored(encoded)).toEqual({ kind: "vary", key: "k", record });
+    expect(decodeMeta(encoded)).toBeNull();
+  });
+
+  it.each([
+    ["a slot past the last", { ...record, variants: [{ id: "a", slot: MAX_VARIANTS }] }],
+    ["a fractional slot", { ...record, variants: [{ id: "a", slot: 0.5 }] }],
+    [
+      "more variants than the bound",
+      {
+        ...record,
+        variants: Array.from({ length: MAX_VARIANTS + 1 }, (_, i) => ({ id: `${i}`, slot: 0 })),
+      },
+    ],
+    ["fields that are not names", { ...record, fields: [1] }],
+    ["no lifetime", { fields: [], variants: [] }],
+  ])("reads a record with %s as nothing stored", (_what, bad) => {
+    expect(decodeStored(JSON.stringify({ v: 1, key: "k", record: bad }))).toBeNull();
   });
 });
 

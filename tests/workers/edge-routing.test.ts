@@ -219,8 +219,8 @@ describe("what the shield receives", () => {
     expect(h["x-hop"]).toBeUndefined();
     expect(h["keep-alive"]).toBeUndefined();
     expect(h.te).toBeUndefined();
-    // Only the codings a shield precompresses, in one spelling per set.
-    expect(h["accept-encoding"]).toBe("br, gzip");
+    // The one coding the edge wants (core preferredCoding), br for this value.
+    expect(h["accept-encoding"]).toBe("br");
     // The edge stores complete responses and answers conditions itself.
     expect(h["if-none-match"]).toBeUndefined();
   });

@@ -107,7 +107,10 @@ describe("revalidation in the foreground (RFC 9111 §4.3)", () => {
     );
     expect((await receivedAll(path))[1]!.headers["if-none-match"]).toBe('"e1"');
     edge.advance(20);
-    expect((await edge.send(path)).headers.get("cache-status")).toBe("edge; hit; ttl=10");
+    // The 304's upstream member is kept with the renewed entry (RFC 9211 §2).
+    expect((await edge.send(path)).headers.get("cache-status")).toBe(
+      "shield; hit, edge; hit; ttl=10",
+    );
     expect(await receivedAll(path)).toHaveLength(2);
   });
 

@@ -7,12 +7,37 @@
  * image variant, keyed headers and cookies), and the Cache API would otherwise apply its
  * own idea of a key (and ignore Vary). The full key is stored in the metadata and
  * compared on every read, so even a hash collision cannot serve another key's response.
+ *
+ * A response that varies is stored as one of several variants of its key
+ * (./vary-record.ts): the key's name then holds a vary record, and each variant a slot
+ * whose full variant key is compared on read in the same way.
+ *
+ * The stored Response never carries the origin's Content-Encoding: the Cache API may
+ * decode a body stored with one (Miniflare hands back a brotli body decoded, with the
+ * field still saying br), so the bytes are stored as an opaque 200 and come back exactly
+ * as they went in, the coding recorded in the metadata only.
  */
-import type { EntryMeta } from "../../core/policy/index.ts";
-import { edgeEntryTags } from "../../core/purge/index.ts";
-import type { StoredBody } from "./body.ts";
+
+import { storageName } from "../../core/key/index.ts";
+import type { EntryMeta, HeaderReader } from "../../core/policy/index.ts";
+import { discard, type StoredBody } from "./body.ts";
 import type { IsolateCache } from "./isolate-cache.ts";
-import { decodeMeta, encodeMeta, META_HEADER } from "./meta-codec.ts";
+import {
+  decodeMeta,
+  decodeStored,
+  encodeMeta,
+  encodeVaryRecord,
+  META_HEADER,
+} from "./meta-codec.ts";
+import { declaredLength, storedFields, watchBody, withLength } from "./stored-response.ts";
+import {
+  placeVariant,
+  requestVariantKey,
+  slotName,
+  slotOf,
+  type VaryRecord,
+  variantKey,
+} from "./vary-record.ts";
 
 const CACHE_ORIGIN = "https://edge-cache.internal/";
 
@@ -20,6 +45,12 @@ export interface StoredEntry {
   readonly meta: EntryMeta;
   /** The stored body; a stream must be consumed or cancelled. Null for an empty body. */
   readonly body: StoredBody;
+}
+
+/** A lookup: the entry, and whether the key had variants but none this request selects. */
+export interface Lookup {
+  readonly entry: StoredEntry | null;
+  readonly varyMiss: boolean;
 }
 
 export type PutResult = "stored" | "too-large-metadata" | "expired";
@@ -30,6 +61,11 @@ export interface StoreOptions {
   /** Bodies longer than this are not stored; a put that reaches it is abandoned. */
   readonly maxBodyBytes?: number;
 }
+
+type Found = { kind: "entry"; entry: StoredEntry } | { kind: "vary"; record: VaryRecord };
+
+const MISS: Lookup = { entry: null, varyMiss: false };
+const VARY_MISS: Lookup = { entry: null, varyMiss: true };
 
 export class EntryStore {
   readonly #cache: Cache;
@@ -42,16 +78,55 @@ export class EntryStore {
     this.maxBodyBytes = options.maxBodyBytes ?? Number.POSITIVE_INFINITY;
   }
 
-  /** The entry under `name` if it is this key's; null on a miss. */
-  async get(name: string, key: string, now: number): Promise<StoredEntry | null> {
-    const held = this.#memory?.get(name, key, now);
-    if (held != null) return { meta: held.meta, body: held.bytes };
+  /**
+   * The response stored under `name` for this key that `request` selects: the entry
+   * itself, or, when the key's responses vary, the variant for the request's values.
+   * Without a request, a key with variants is a miss.
+   */
+  async lookup(
+    name: string,
+    key: string,
+    request: HeaderReader | null,
+    now: number,
+  ): Promise<Lookup> {
+    const found = await this.#read(name, key, now, true);
+    if (found === null) return MISS;
+    if (found.kind === "entry") return { entry: found.entry, varyMiss: false };
+    if (request === null) return MISS;
+    const vk = requestVariantKey(key, found.record.fields, request);
+    const slot = slotOf(found.record, storageName(vk));
+    if (slot === null) return VARY_MISS;
+    const variant = await this.#read(slotName(name, slot), vk, now, true);
+    if (variant?.kind !== "entry") return VARY_MISS;
+    return { entry: variant.entry, varyMiss: false };
+  }
+
+  /** The entry `request` selects under `name` for this key; null on a miss. */
+  async get(
+    name: string,
+    key: string,
+    now: number,
+    request: HeaderReader | null = null,
+  ): Promise<StoredEntry | null> {
+    return (await this.lookup(name, key, request, now)).entry;
+  }
+
+  /** What `name` holds for this key: an entry (its body to consume) or a vary record. */
+  async #read(name: string, key: string, now: number, useMemory: boolean): Promise<Found | null> {
+    if (useMemory && this.#memory !== null) {
+      const held = this.#memory.get(name, key, now);
+      if (held !== null) return { kind: "entry", entry: { meta: held.meta, body: held.bytes } };
+      const record = this.#memory.getRecord(name, key, now);
+      if (record !== null) return { kind: "vary", record };
+    }
     const res = await this.#cache.match(CACHE_ORIGIN + name);
     if (res === undefined) return null;
-    const decoded = decodeMeta(res.headers.get(META_HEADER));
-    if (decoded === null || decoded.key !== key) {
+    const decoded = decodeStored(res.headers.get(META_HEADER));
+    if (decoded === null || decoded.key !== key || decoded.kind === "vary") {
       await res.body?.cancel();
-      return null;
+      if (decoded?.kind !== "vary" || decoded.key !== key) return null;
+      this.#memory?.setRecord(name, key, decoded.record, now);
+      return { kind: "vary", record: decoded.record };
     }
     // The Cache API need not say how long the body is; the stored headers do, and put()
     // checked the stored bytes against them.
@@ -60,15 +135,19 @@ export class EntryStore {
       // A small object: read it whole and keep it for the next requests in this isolate.
       const bytes = new Uint8Array(await res.arrayBuffer());
       this.#memory.set(name, key, decoded.meta, bytes, now);
-      return { meta: decoded.meta, body: bytes };
+      return { kind: "entry", entry: { meta: decoded.meta, body: bytes } };
     }
-    return { meta: decoded.meta, body: res.body };
+    return { kind: "entry", entry: { meta: decoded.meta, body: res.body } };
   }
 
   /**
    * Store a body with its metadata, kept by the Cache API until `meta.deleteAt` (stale
    * windows and the revalidation keep period included). Rejects when the body stream
    * errors: an upstream abort mid-body leaves nothing stored.
+   *
+   * A response that varies (`meta.vary`) is stored as the variant its values select, and
+   * the key's vary record lists it (./vary-record.ts); one that does not replaces
+   * whatever the name held.
    *
    * `purgeUrls` are the normalised URLs whose purge must reach this entry (its own
    * first): the entry carries their purge tags in Cache-Tag beside the origin's.
@@ -81,8 +160,65 @@ export class EntryStore {
     now: number,
     purgeUrls: readonly string[],
   ): Promise<PutResult> {
-    const keepFor = Math.ceil((meta.deleteAt - now) / 1000);
-    const encoded = encodeMeta(key, meta);
+    const vary = meta.vary;
+    if (vary === null || vary.fields.length === 0) {
+      return this.#putEntry(name, key, meta, body, now, purgeUrls);
+    }
+    const vk = variantKey(key, vary.fields, vary.values);
+    // The record as the Cache API has it now (not an isolate's copy, which may be older).
+    const current = await this.#read(name, key, now, false);
+    if (current?.kind === "entry") discard(current.entry.body);
+    const record = current?.kind === "vary" ? current.record : null;
+    const placed = placeVariant(record, vary.fields, storageName(vk), meta.deleteAt);
+    const result = await this.#putEntry(
+      slotName(name, placed.slot),
+      vk,
+      meta,
+      body,
+      now,
+      purgeUrls,
+    );
+    if (result !== "stored") return result;
+    return this.#putRecord(name, key, placed.record, meta, now, purgeUrls);
+  }
+
+  async #putRecord(
+    name: string,
+    key: string,
+    record: VaryRecord,
+    meta: EntryMeta,
+    now: number,
+    purgeUrls: readonly string[],
+  ): Promise<PutResult> {
+    const keepFor = Math.ceil((record.deleteAt - now) / 1000);
+    const encoded = encodeVaryRecord(key, record);
+    if (encoded === null) return "too-large-metadata";
+    if (keepFor <= 0) return "expired";
+    // The record carries the same purge tags as its variants, so a purge takes it too.
+    await this.#cache.put(
+      CACHE_ORIGIN + name,
+      new Response(null, { status: 200, headers: storedFields(keepFor, encoded, purgeUrls, meta) }),
+    );
+    this.#memory?.setRecord(name, key, record, now);
+    return "stored";
+  }
+
+  async #putEntry(
+    name: string,
+    key: string,
+    meta: EntryMeta,
+    body: StoredBody,
+    now: number,
+    purgeUrls: readonly string[],
+  ): Promise<PutResult> {
+    // A body whose length is known now keeps it in the metadata, so that every hit (and
+    // every 304 renewal, which keeps the stored Content-Length) can say how long it is.
+    let stored = meta;
+    if (!(body instanceof ReadableStream) && declaredLength(meta) === null) {
+      stored = withLength(meta, body?.byteLength ?? 0);
+    }
+    const keepFor = Math.ceil((stored.deleteAt - now) / 1000);
+    const encoded = encodeMeta(key, stored);
     const result: PutResult =
       encoded === null ? "too-large-metadata" : keepFor <= 0 ? "expired" : "stored";
     this.#memory?.delete(name);
@@ -90,21 +226,17 @@ export class EntryStore {
       if (body instanceof ReadableStream) await body.cancel();
       return result;
     }
-    const headers = new Headers({ "cache-control": `max-age=${keepFor}`, [META_HEADER]: encoded });
-    // Cloudflare's purge by tag reaches Cache API entries through this field (purge by
-    // URL cannot: the URL is synthetic). It is on the stored Response only: clients get
-    // responses built from the metadata (../flow/respond.ts), never this field.
-    const tags = edgeEntryTags(purgeUrls, meta.tags);
-    if (tags.length > 0) headers.set("cache-tag", tags.join(","));
+    const headers = storedFields(keepFor, encoded, purgeUrls, stored);
     const url = CACHE_ORIGIN + name;
     if (!(body instanceof ReadableStream)) {
       await this.#cache.put(url, new Response(body, { status: 200, headers }));
-      if (body !== null) this.#memory?.set(name, key, meta, body, now);
+      if (body !== null) this.#memory?.set(name, key, stored, body, now);
       return "stored";
     }
     // The Cache API may keep what it received of a body that failed half-way (Miniflare
     // does), so the edge checks the bytes itself and takes back an incomplete entry.
-    const keepUpTo = this.#memory === null ? 0 : (declaredLength(meta) ?? 0);
+    const expected = declaredLength(stored);
+    const keepUpTo = this.#memory === null ? 0 : (expected ?? 0);
     const watched = watchBody(
       body,
       this.#memory?.fits(keepUpTo) === true ? keepUpTo : 0,
@@ -117,7 +249,6 @@ export class EntryStore {
       putError = error;
     }
     const { complete, bytes, kept } = await watched.result;
-    const expected = declaredLength(meta);
     if (!complete || (expected !== null && bytes !== expected)) {
       await this.#cache.delete(url);
       throw new Error(
@@ -125,67 +256,57 @@ export class EntryStore {
       );
     }
     if (putError !== null) throw putError;
-    if (kept !== null) this.#memory?.set(name, key, meta, kept, now);
+    if (expected === null) {
+      // A body that came without a length (chunked): now that it is counted, write the
+      // entry again with its length, reading the stored bytes back.
+      await this.#relabel(url, key, withLength(stored, bytes), keepFor, purgeUrls);
+      return "stored";
+    }
+    if (kept !== null) this.#memory?.set(name, key, stored, kept, now);
     return "stored";
   }
 
+  /** Rewrite a stored entry's metadata, unless another write replaced it meanwhile. */
+  async #relabel(
+    url: string,
+    key: string,
+    meta: EntryMeta,
+    keepFor: number,
+    purgeUrls: readonly string[],
+  ): Promise<void> {
+    const encoded = encodeMeta(key, meta);
+    const res = await this.#cache.match(url);
+    if (res === undefined) return;
+    const current = decodeMeta(res.headers.get(META_HEADER));
+    if (
+      encoded === null ||
+      current?.key !== key ||
+      current.meta.responseTime !== meta.responseTime
+    ) {
+      await res.body?.cancel();
+      return;
+    }
+    const headers = storedFields(keepFor, encoded, purgeUrls, meta);
+    await this.#cache.put(url, new Response(res.body, { status: 200, headers }));
+  }
+
+  /** Drop what `name` holds: the entry, or the vary record and every variant it lists. */
   async delete(name: string): Promise<boolean> {
     this.#memory?.delete(name);
-    return this.#cache.delete(CACHE_ORIGIN + name);
+    const url = CACHE_ORIGIN + name;
+    const res = await this.#cache.match(url);
+    if (res === undefined) return false;
+    await res.body?.cancel();
+    const decoded = decodeStored(res.headers.get(META_HEADER));
+    if (decoded?.kind === "vary") {
+      await Promise.all(
+        decoded.record.variants.map((v) => {
+          const slot = slotName(name, v.slot);
+          this.#memory?.delete(slot);
+          return this.#cache.delete(CACHE_ORIGIN + slot);
+        }),
+      );
+    }
+    return this.#cache.delete(url);
   }
-}
-
-/**
- * Pass a body through, counting its bytes and noting whether it ended or failed; keep a
- * copy of it when it is at most `keep` bytes (for the memory tier). Past `limit` bytes
- * the copy to the cache fails, so the client's branch of a tee never waits on a cache
- * branch that would buffer without bound.
- */
-function watchBody(
-  body: ReadableStream,
-  keep: number,
-  limit: number,
-): {
-  stream: ReadableStream;
-  result: Promise<{ complete: boolean; bytes: number; kept: Uint8Array | null }>;
-} {
-  let bytes = 0;
-  let chunks: Uint8Array[] | null = keep > 0 ? [] : null;
-  const counter = new TransformStream<Uint8Array, Uint8Array>({
-    transform(chunk, controller) {
-      bytes += chunk.byteLength;
-      if (bytes > limit) {
-        controller.error(new Error(`body larger than ${limit} bytes`));
-        return;
-      }
-      if (chunks !== null) {
-        if (bytes <= keep) chunks.push(chunk.slice());
-        else chunks = null;
-      }
-      controller.enqueue(chunk);
-    },
-  });
-  const result = body.pipeTo(counter.writable).then(
-    () => ({ complete: true, bytes, kept: chunks === null ? null : concat(chunks, bytes) }),
-    () => ({ complete: false, bytes, kept: null }),
-  );
-  return { stream: counter.readable, result };
-}
-
-function concat(chunks: readonly Uint8Array[], total: number): Uint8Array {
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.byteLength;
-  }
-  return out;
-}
-
-/** The Content-Length the stored headers declare (the bytes as sent: encodings kept). */
-function declaredLength(meta: EntryMeta): number | null {
-  for (const [n, v] of meta.headers) {
-    if (n === "content-length") return /^\d+$/.test(v) ? Number(v) : null;
-  }
-  return null;
 }

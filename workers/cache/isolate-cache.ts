@@ -19,6 +19,7 @@
  */
 import { LRUCache } from "lru-cache";
 import type { EntryMeta } from "../../core/policy/index.ts";
+import type { VaryRecord } from "./vary-record.ts";
 
 export interface MemoryLimits {
   readonly maxBytes: number;
@@ -29,11 +30,16 @@ export interface MemoryLimits {
 
 interface Held {
   readonly key: string;
-  readonly meta: EntryMeta;
+  /** A response with its bytes, or a key's vary record (./vary-record.ts). */
+  readonly meta: EntryMeta | null;
   readonly bytes: Uint8Array;
+  readonly record: VaryRecord | null;
   /** Used until then (ms, the edge's clock). */
   readonly until: number;
+  readonly deleteAt: number;
 }
+
+const NO_BYTES = new Uint8Array(0);
 
 /** What one entry costs beyond its body: key, metadata, bookkeeping (an estimate). */
 const OVERHEAD = 1024;
@@ -59,13 +65,30 @@ export class IsolateCache {
 
   get(name: string, key: string, now: number): { meta: EntryMeta; bytes: Uint8Array } | null {
     // A get makes the entry the most recently used.
+    const held = this.#usable(name, key, now);
+    if (held === null || held.meta === null) return null;
+    return { meta: held.meta, bytes: held.bytes };
+  }
+
+  /** The vary record held under `name` for this key, if any. */
+  getRecord(name: string, key: string, now: number): VaryRecord | null {
+    return this.#usable(name, key, now)?.record ?? null;
+  }
+
+  #usable(name: string, key: string, now: number): Held | null {
     const held = this.#lru.get(name);
     if (held === undefined) return null;
-    if (held.key !== key || now >= held.until || now >= held.meta.deleteAt) {
+    if (held.key !== key || now >= held.until || now >= held.deleteAt) {
       this.#lru.delete(name);
       return null;
     }
-    return { meta: held.meta, bytes: held.bytes };
+    return held;
+  }
+
+  setRecord(name: string, key: string, record: VaryRecord, now: number): void {
+    const until = now + this.#limits.windowMs;
+    const held = { key, meta: null, bytes: NO_BYTES, record, until, deleteAt: record.deleteAt };
+    this.#lru.set(name, held, { size: key.length * 2 + OVERHEAD });
   }
 
   set(name: string, key: string, meta: EntryMeta, bytes: Uint8Array, now: number): void {
@@ -77,7 +100,7 @@ export class IsolateCache {
     // Replaces any entry under `name`, then evicts the least recently used to fit.
     this.#lru.set(
       name,
-      { key, meta, bytes, until },
+      { key, meta, bytes, record: null, until, deleteAt: meta.deleteAt },
       { size: bytes.byteLength + key.length * 2 + OVERHEAD },
     );
   }

@@ -10,6 +10,7 @@
  * the decoded metadata, not from the stored Response's headers).
  */
 import type { EntryMeta } from "../../core/policy/index.ts";
+import { asVaryRecord, type VaryRecord } from "./vary-record.ts";
 
 /** The internal header. Only ever on Responses handed to the Cache API. */
 export const META_HEADER = "x-edge-meta";
@@ -23,13 +24,26 @@ interface Record {
   readonly meta: EntryMeta;
 }
 
+/** What a storage name holds: a response, or the vary record of a key (./vary-record.ts). */
+export type Stored =
+  | { readonly kind: "entry"; readonly key: string; readonly meta: EntryMeta }
+  | { readonly kind: "vary"; readonly key: string; readonly record: VaryRecord };
+
 /**
  * JSON with every non-ASCII character escaped (`\u00e9`): a header value is a
  * ByteString, and JSON's own escapes keep the text exact. Null when too large.
  */
 export function encodeMeta(key: string, meta: EntryMeta): string | null {
-  const record: Record = { v: 1, key, meta };
-  const json = JSON.stringify(record).replace(
+  return encode({ v: 1, key, meta });
+}
+
+/** A key's vary record, in the same header; null when too large. */
+export function encodeVaryRecord(key: string, record: VaryRecord): string | null {
+  return encode({ v: 1, key, record });
+}
+
+function encode(value: object): string | null {
+  const json = JSON.stringify(value).replace(
     /[\u007f-\uffff]/g,
     (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
   );
@@ -53,6 +67,12 @@ const NUMBERS = [
  * by an older version of the edge, or damaged): such an entry is treated as a miss.
  */
 export function decodeMeta(value: string | null): { key: string; meta: EntryMeta } | null {
+  const stored = decodeStored(value);
+  return stored?.kind === "entry" ? { key: stored.key, meta: stored.meta } : null;
+}
+
+/** A response's metadata or a vary record; null when the value is neither. */
+export function decodeStored(value: string | null): Stored | null {
   if (value === null) return null;
   let parsed: unknown;
   try {
@@ -61,12 +81,15 @@ export function decodeMeta(value: string | null): { key: string; meta: EntryMeta
     return null;
   }
   if (typeof parsed !== "object" || parsed === null) return null;
-  const r = parsed as Partial<Record>;
-  if (r.v !== 1 || typeof r.key !== "string" || typeof r.meta !== "object" || r.meta === null) {
-    return null;
+  const r = parsed as Partial<Record> & { record?: unknown };
+  if (r.v !== 1 || typeof r.key !== "string") return null;
+  if (r.record !== undefined) {
+    const record = asVaryRecord(r.record);
+    return record === null ? null : { kind: "vary", key: r.key, record };
   }
+  if (typeof r.meta !== "object" || r.meta === null) return null;
   const meta = r.meta as unknown as { [k: string]: unknown };
   for (const k of NUMBERS) if (typeof meta[k] !== "number") return null;
   if (!Array.isArray(meta.headers)) return null;
-  return { key: r.key, meta: r.meta };
+  return { kind: "entry", key: r.key, meta: r.meta };
 }

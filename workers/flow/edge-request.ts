@@ -5,11 +5,11 @@
  * normalised Accept-Encoding), without copying every field on the hit path.
  */
 import type { OriginConfig } from "../../core/config/index.ts";
+import type { ContentCoding } from "../../core/http/index.ts";
 import { forwardedView, type HeaderReader } from "../../core/policy/index.ts";
-import type { EntryStore } from "../cache/entry-store.ts";
+import type { RequestStore } from "../cache/request-store.ts";
 import type { EdgeRuntime } from "../config/runtime.ts";
 import type { EdgeHop } from "../observe/request-log.ts";
-import { normaliseAcceptEncoding } from "../request/accept-encoding.ts";
 import { upstreamRequestHeaders } from "../request/forward-headers.ts";
 import type { UpstreamHop } from "../upstream/fetch-upstream.ts";
 
@@ -22,7 +22,8 @@ export interface EdgeRequest {
   readonly rt: EdgeRuntime;
   readonly client: Request;
   readonly exec: BackgroundTasks;
-  readonly store: EntryStore;
+  /** The edge's tier, with this request's fields choosing among a key's variants. */
+  readonly store: RequestStore;
   /** What the hop to the shields keeps between requests: node marks, the signing secret. */
   readonly upstream: UpstreamHop;
   /** Its W3C trace, the shield node that answered, timings (observe/request-log.ts). */
@@ -43,6 +44,11 @@ export interface EdgeRequest {
   readonly query: string;
   /** The Accept to forward for a negotiated image; undefined: the client's. */
   readonly accept: string | undefined;
+  /**
+   * The one content coding asked of the shield for a cacheable request, and the value of
+   * Accept-Encoding a varying response is selected by (../request/accept-encoding.ts).
+   */
+  readonly acceptEncoding: ContentCoding;
   /** The response depends on Accept: say so with Vary (negotiated images only). */
   readonly varyAccept: boolean;
   /** The Client Hints the response depends on (width=auto, dpr=auto), for Vary. */
@@ -59,6 +65,7 @@ export interface EdgeRequest {
 /** What this hop writes into the forwarded request itself (../request/forward-headers.ts). */
 export interface SentFields {
   readonly accept: string | undefined;
+  readonly acceptEncoding: ContentCoding;
   readonly host: string;
   readonly scheme: string;
   readonly forwardedFor: string | null;
@@ -78,15 +85,13 @@ export function policyView(client: Headers, sent: SentFields): HeaderReader {
     proto: sent.scheme,
     forwardedFor: sent.forwardedFor,
   });
-  let encoding: string | null | undefined;
   return {
     get(name: string): string | null {
       switch (name.toLowerCase()) {
         case "accept":
           return sent.accept ?? client.get(name);
         case "accept-encoding":
-          if (encoding === undefined) encoding = normaliseAcceptEncoding(client.get(name));
-          return encoding;
+          return sent.acceptEncoding;
         default:
           return forwarded.get(name);
       }
@@ -106,6 +111,7 @@ export function upstreamHeaders(er: EdgeRequest, method: string, complete: boole
     via: er.name,
     forwardedFor: er.forwardedFor,
     accept: er.accept,
+    acceptEncoding: er.acceptEncoding,
     complete,
     trace: er.hop.trace,
   });

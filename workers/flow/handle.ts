@@ -23,10 +23,12 @@ import {
   transformSourcePath,
 } from "../../core/variant/index.ts";
 import { discard } from "../cache/body.ts";
-import type { EntryStore, StoredEntry } from "../cache/entry-store.ts";
+import type { EntryStore, Lookup } from "../cache/entry-store.ts";
+import { RequestStore } from "../cache/request-store.ts";
 import type { EdgeRuntime } from "../config/runtime.ts";
 import { EdgeError } from "../errors.ts";
 import { type EdgeHop, startHop } from "../observe/request-log.ts";
+import { clientCoding } from "../request/accept-encoding.ts";
 import { clientAddress } from "../request/forward-headers.ts";
 import {
   type InvalidImage,
@@ -84,11 +86,19 @@ export async function handleEdgeRequest(
   if (image.kind === "invalid") return refuse(image, name);
   const accept = image.kind === "image" ? image.accept : undefined;
   const forwardedFor = clientAddress(client.headers);
+  const acceptEncoding = clientCoding(client);
+  const policyHeaders = policyView(client.headers, {
+    accept,
+    acceptEncoding,
+    host: url.host,
+    scheme: url.scheme,
+    forwardedFor,
+  });
   const er: EdgeRequest = {
     rt,
     client,
     exec,
-    store,
+    store: new RequestStore(store, policyHeaders),
     upstream: { health, clock, secret: shieldSecret },
     hop: hop ?? startHop(client),
     clock,
@@ -101,14 +111,10 @@ export async function handleEdgeRequest(
     path: image.kind === "image" ? image.path : url.path,
     query: url.query,
     accept,
+    acceptEncoding,
     varyAccept: image.kind === "image" && image.varyAccept,
     varyHints: image.kind === "image" ? image.varyHints : [],
-    policyHeaders: policyView(client.headers, {
-      accept,
-      host: url.host,
-      scheme: url.scheme,
-      forwardedFor,
-    }),
+    policyHeaders,
     purgeUrls: purgeUrlsOf(url, image.kind === "image" ? image.purgePaths : []),
   };
   const variant = image.kind === "image" ? image.variant : null;
@@ -152,13 +158,14 @@ function purgeUrlsOf(url: NormalisedUrl, paths: readonly string[]): readonly str
 
 async function serveCacheable(er: EdgeRequest, key: string): Promise<Response> {
   const name = storageName(key);
-  let entry: StoredEntry | null = null;
+  let found: Lookup = { entry: null, varyMiss: false };
   try {
-    entry = await er.store.get(name, key, er.now);
+    found = await er.store.lookup(name, key, er.now);
   } catch (error) {
     // A failing tier is bypassed and reported, never fatal: the shield can still answer.
     console.warn(`edge: cache lookup failed: ${String(error)}`);
   }
+  const entry = found.entry;
   const decision = decide(
     { method: er.client.method, headers: er.policyHeaders },
     entry?.meta,
@@ -180,6 +187,12 @@ async function serveCacheable(er: EdgeRequest, key: string): Promise<Response> {
       ).toResponse({ cache: er.name });
     case "miss":
       discard(entry?.body ?? null);
-      return fetchAndStore(er, name, key, action.fwd);
+      // The key has stored variants, none for this request's values (RFC 9211 §2.2).
+      return fetchAndStore(
+        er,
+        name,
+        key,
+        found.varyMiss && action.fwd === "uri-miss" ? "vary-miss" : action.fwd,
+      );
   }
 }

@@ -4,7 +4,12 @@
  * and every response carries the edge's Cache-Status member (RFC 9211), appended after
  * the shield's.
  */
-import { appendCacheStatus, type CacheStatusMember, parseVary } from "../../core/http/index.ts";
+import {
+  appendCacheStatus,
+  type CacheStatusMember,
+  parseVary,
+  upstreamCacheStatus,
+} from "../../core/http/index.ts";
 import {
   currentAge,
   type EntryMeta,
@@ -17,6 +22,7 @@ import { clientHintsAdvertisement } from "../../core/variant/index.ts";
 import { discard, type StoredBody } from "../cache/body.ts";
 import { META_HEADER } from "../cache/meta-codec.ts";
 import type { EdgeRequest } from "./edge-request.ts";
+import { applyRange } from "./range.ts";
 
 /** Statuses whose responses never have a body (RFC 9110 §6.4.1). */
 const NULL_BODY = new Set([101, 103, 204, 205, 304]);
@@ -89,9 +95,13 @@ function finish(
     discard(out);
     out = null;
   }
-  const init: ResponseInit = { status, headers, encodeBody: "manual" };
-  if (statusText !== undefined) init.statusText = statusText;
-  return new Response(out, init);
+  // A single range of a 200 as a 206 (or 416), and a length the runtime sends (./range.ts).
+  const ranged = applyRange(er, status, headers, out);
+  // "manual": a coded body (br, gzip) goes out as it is; without it, the runtime would
+  // encode the coded bytes a second time.
+  const init: ResponseInit = { status: ranged.status, headers, encodeBody: "manual" };
+  if (statusText !== undefined && ranged.status === status) init.statusText = statusText;
+  return new Response(ranged.body, init);
 }
 
 /** Fields this cache sets on every response it gives: [name, value] pairs. */
@@ -124,18 +134,24 @@ function respond(
   return finish(er, status, headers, body, statusText);
 }
 
-/** A response served from the stored entry, aged at `at` (RFC 9111 §4.2.3, §5.1). */
+/**
+ * A response served from the stored entry, aged at `at` (RFC 9111 §4.2.3, §5.1). Its
+ * Cache-Status keeps the upstream members stored with the entry (already bounded and
+ * cleaned when stored, store.ts withoutUnstored) before the edge's own (RFC 9211 §2), or
+ * `upstream` when given.
+ */
 export function fromStored(
   er: EdgeRequest,
   meta: EntryMeta,
   body: StoredBody,
   member: CacheStatusMember,
   at: number,
-  upstreamCacheStatus?: string | null,
+  upstream?: string | null,
 ): Response {
+  const members = upstream === undefined ? storedUpstream(meta.headers) : upstream;
   const own: Own = [
     ["age", String(Math.floor(currentAge(meta, at)))],
-    ["cache-status", appendCacheStatus(upstreamCacheStatus, member)],
+    ["cache-status", appendCacheStatus(members, member)],
   ];
   return respond(er, meta.status, meta.headers, true, own, body);
 }
@@ -148,8 +164,15 @@ export function relay(
   member: CacheStatusMember,
 ): Response {
   const pairs = withoutHopByHop(response.headers).filter(([n]) => n !== META_HEADER);
-  const own: Own = [
-    ["cache-status", appendCacheStatus(response.headers.get("cache-status"), member)],
-  ];
+  // The upstream members bounded and cleaned as for a stored entry: an origin cannot
+  // write the edge's member, nor make the field grow without bound.
+  const upstream = upstreamCacheStatus(response.headers.get("cache-status"), member.cache);
+  const own: Own = [["cache-status", appendCacheStatus(upstream, member)]];
   return respond(er, response.status, pairs, false, own, body, response.statusText);
+}
+
+/** The upstream Cache-Status members stored with an entry, if any. */
+function storedUpstream(pairs: HeaderPairs): string | null {
+  for (const [n, v] of pairs) if (n === "cache-status") return v;
+  return null;
 }

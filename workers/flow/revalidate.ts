@@ -4,12 +4,16 @@
  * Cache API has no such thing, so the edge serves the stale copy and refreshes it with
  * waitUntil). Both send the entry's validators, so an unchanged object costs a 304.
  */
+import { upstreamCacheStatus } from "../../core/http/index.ts";
+import { storageName } from "../../core/key/index.ts";
 import {
+  applyHeadResponse,
   applyNotModified,
   type CacheAction,
   type EntryMeta,
   forwardedMember,
   isUpstreamFailure,
+  mergeNotModified,
   type NotModifiedResult,
   pairsReader,
   revalidationHeaders,
@@ -18,7 +22,7 @@ import {
 } from "../../core/policy/index.ts";
 import { discard } from "../cache/body.ts";
 import type { StoredEntry } from "../cache/entry-store.ts";
-import type { EdgeRequest } from "./edge-request.ts";
+import { type EdgeRequest, upstreamHeaders } from "./edge-request.ts";
 import { type CacheFetch, fetchAndStore, fetchForCache } from "./miss.ts";
 import { fromStored } from "./respond.ts";
 import {
@@ -33,7 +37,8 @@ import { upstreamError } from "./upstream-error.ts";
 /**
  * A 304 applied to the stored entry (core applyNotModified, RFC 9111 §4.3.4), with the
  * TTL rule for the stored response; the renewed entry without the fields the edge keeps
- * out of storage.
+ * out of storage. The upstream Cache-Status members stored with it become the 304's
+ * (none when it carries none): they describe the exchange that last renewed the entry.
  */
 function renew(
   er: EdgeRequest,
@@ -52,7 +57,11 @@ function renew(
     options: er.rt.policy,
   });
   if (!result.selects || !result.plan.store) return result;
-  return { selects: true, plan: { store: true, meta: withoutUnstored(result.plan.meta) } };
+  const merged = result.plan.meta;
+  const renewed = notModified.has("cache-status")
+    ? merged
+    : { ...merged, headers: merged.headers.filter(([n]) => n !== "cache-status") };
+  return { selects: true, plan: { store: true, meta: withoutUnstored(renewed, er.name) } };
 }
 
 /** A stale entry that may not be served without asking the shield first. */
@@ -75,8 +84,13 @@ export async function revalidateNow(
     cache: er.name,
   });
   if (stale !== null) {
-    if (up.kind === "response") discard(up.response.body);
-    return fromStored(er, entry.meta, entry.body, stale.member, responseTime);
+    // The members of the upstream's error answer when there was one, else those stored.
+    let upstream: string | null | undefined;
+    if (up.kind === "response") {
+      discard(up.response.body);
+      upstream = upstreamCacheStatus(up.response.headers.get("cache-status"), er.name);
+    }
+    return fromStored(er, entry.meta, entry.body, stale.member, responseTime, upstream);
   }
   if (up.kind === "failed") {
     discard(entry.body);
@@ -97,14 +111,17 @@ export async function revalidateNow(
       stored: plan.store,
       detail: plan.store ? storedDetail(plan.meta) : plan.reason,
     });
-    const upstreamStatus = response.headers.get("cache-status");
+    const upstream = upstreamCacheStatus(response.headers.get("cache-status"), er.name);
     if (!plan.store) {
-      // The 304 made the entry unstorable (e.g. it now says no-store): serve it this once.
+      // The 304 made the entry unstorable (e.g. it now says no-store): serve it this once,
+      // with the 304's fields (RFC 9111 §4.3.4), and drop it.
       er.exec.waitUntil(er.store.delete(name).catch(() => false));
-      return fromStored(er, entry.meta, entry.body, member, responseTime, upstreamStatus);
+      const merged = mergeNotModified(entry.meta.headers, response.headers);
+      const served = withoutUnstored({ ...entry.meta, headers: merged }, er.name);
+      return fromStored(er, served, entry.body, member, responseTime, upstream);
     }
     const body = storeInBackground(er, name, key, plan.meta, entry.body, responseTime);
-    return fromStored(er, plan.meta, body, member, responseTime, upstreamStatus);
+    return fromStored(er, plan.meta, body, member, responseTime, upstream);
   }
   discard(entry.body);
   const { headers, requestTime } = fetched;
@@ -170,4 +187,54 @@ async function refresh(er: EdgeRequest, name: string, key: string, meta: EntryMe
     await response.body?.cancel();
     await er.store.delete(name);
   }
+}
+
+/**
+ * A 200 to a HEAD the edge passed on (a bypass cookie, say) tells about the stored GET
+ * response for the same key (RFC 9111 §4.3.5): the same representation renews its fields
+ * (core applyHeadResponse, with the HEAD's own credentials: a personal answer never goes
+ * into the shared entry); changed validators or length drop the entry, so the next
+ * request fetches it again instead of serving what the shield no longer has. Runs after
+ * the response (waitUntil); the HEAD's answer to its client is not changed.
+ */
+export function freshenFromHead(
+  er: EdgeRequest,
+  key: string,
+  response: Response,
+  requestTime: number,
+): void {
+  if (er.client.method !== "HEAD" || response.status !== 200) return;
+  const responseTime = er.clock();
+  const run = async () => {
+    const name = storageName(key);
+    const entry = await er.store.get(name, key, responseTime);
+    if (entry === null) return;
+    discard(entry.body);
+    const contentType = pairsReader(entry.meta.headers).get("content-type");
+    const result = applyHeadResponse({
+      request: { method: "GET", headers: upstreamHeaders(er, "HEAD", false) },
+      entry: entry.meta,
+      head: response.headers,
+      requestTime,
+      responseTime,
+      rule: responseRule(er, entry.meta.status, contentType)?.rule,
+      options: er.rt.policy,
+    });
+    if (result.kind === "keep") return;
+    if (result.kind === "stale") {
+      await er.store.delete(name);
+      return;
+    }
+    // Read again to write back renewed, unless another request replaced it meanwhile.
+    const current = await er.store.get(name, key, responseTime);
+    if (current === null || current.meta.responseTime !== entry.meta.responseTime) {
+      discard(current?.body ?? null);
+      return;
+    }
+    const meta = withoutUnstored(result.meta, er.name);
+    await er.store.put(name, key, meta, current.body, responseTime, er.purgeUrls);
+  };
+  er.exec.waitUntil(
+    run().catch((error: unknown) => console.warn(`edge: freshening from HEAD failed: ${error}`)),
+  );
 }

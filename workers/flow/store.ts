@@ -3,7 +3,7 @@
  * that matches the response), the body is split between the client and the cache, and
  * the write runs after the response with waitUntil.
  */
-import type { CacheStatusMember } from "../../core/http/index.ts";
+import { type CacheStatusMember, upstreamCacheStatus } from "../../core/http/index.ts";
 import {
   type EntryMeta,
   forwardedMember,
@@ -19,13 +19,19 @@ import type { EdgeRequest } from "./edge-request.ts";
 import { relay } from "./respond.ts";
 
 /**
- * Fields kept out of the stored entry: the shield's Cache-Status describes the exchange
- * that filled this cache, not a later hit on it, and the metadata header is ours.
+ * Fields not stored as received: the metadata header is ours, and the upstream caches'
+ * Cache-Status is kept only bounded and cleaned (core upstreamCacheStatus), so that every
+ * answer from the entry can put those members before the edge's own (RFC 9211 §2).
  */
 const NOT_STORED = new Set(["cache-status", META_HEADER]);
 
-/** The policy's plan, or the edge's own reason not to store (the body is too large). */
-export type EdgePlan = StoragePlan | { readonly store: false; readonly reason: "too-large" };
+/**
+ * The policy's plan, or the edge's own reason not to store: the body is too large, is a
+ * part (Content-Range) rather than the whole, or is in a coding the edge did not ask for.
+ */
+export type EdgePlan =
+  | StoragePlan
+  | { readonly store: false; readonly reason: "too-large" | "partial" | "coding-mismatch" };
 
 export function planResponse(
   er: EdgeRequest,
@@ -49,7 +55,52 @@ export function planResponse(
   // A body announced longer than the edge stores streams through unstored.
   const length = Number(response.headers.get("content-length") ?? 0);
   if (length > er.store.maxBodyBytes) return { store: false, reason: "too-large" };
-  return { store: true, meta: withoutUnstored(plan.meta) };
+  // Only a whole body is stored as the object: a 200 that says it is a part is not
+  // (the edge never asks for a range; RFC 9110 §14.4).
+  if (response.headers.has("content-range")) return { store: false, reason: "partial" };
+  const coding = contentCoding(response.headers);
+  // Stored under the coding the edge asked for, so a body in another coding would reach
+  // clients that cannot decode it.
+  if (coding !== "identity" && coding !== er.acceptEncoding) {
+    return { store: false, reason: "coding-mismatch" };
+  }
+  const meta = withoutUnstored(plan.meta, er.name);
+  return { store: true, meta: coding === "identity" ? meta : varyingOnCoding(meta, coding) };
+}
+
+/** The response's Content-Encoding, lowercase; "identity" when it has none. */
+function contentCoding(headers: Headers): string {
+  const value = headers.get("content-encoding")?.trim().toLowerCase();
+  return value === undefined || value === "" ? "identity" : value;
+}
+
+/**
+ * A coded response selected by Accept-Encoding even when the origin's Vary forgot to
+ * say so (RFC 9110 §12.5.3): its capture gains the field, with the coding asked for,
+ * and so does the Vary the clients are sent.
+ */
+function varyingOnCoding(meta: EntryMeta, coding: string): EntryMeta {
+  const vary = meta.vary;
+  if (vary?.fields.includes("accept-encoding")) return meta;
+  const pairs = [
+    ...(vary?.fields ?? []).map((f, i) => [f, i] as const),
+    ["accept-encoding", -1] as const,
+  ];
+  pairs.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  const pick = (list: readonly (string | null)[] | undefined, i: number) =>
+    i < 0 ? coding : (list?.[i] ?? null);
+  const headers = meta.headers.filter(([n]) => n !== "vary");
+  const listed = meta.headers.filter(([n]) => n === "vary").map(([, v]) => v);
+  headers.push(["vary", [...listed, "Accept-Encoding"].join(", ")]);
+  return {
+    ...meta,
+    headers,
+    vary: {
+      fields: pairs.map(([f]) => f),
+      values: pairs.map(([, i]) => pick(vary?.values, i)),
+      raw: pairs.map(([, i]) => pick(vary?.raw, i)),
+    },
+  };
 }
 
 /** The TTL rule for a response to this request (response-side criteria included). */
@@ -61,9 +112,14 @@ export function responseRule(
   return matchResponseRule(er.rt.rules, { method: "GET", path: er.path, status, contentType });
 }
 
-export function withoutUnstored(meta: EntryMeta): EntryMeta {
+/** `meta` as the edge stores it; `cache` is the edge's own Cache-Status name. */
+export function withoutUnstored(meta: EntryMeta, cache: string): EntryMeta {
   if (!meta.headers.some(([n]) => NOT_STORED.has(n))) return meta;
-  return { ...meta, headers: meta.headers.filter(([n]) => !NOT_STORED.has(n)) };
+  const upstream = meta.headers.filter(([n]) => n === "cache-status").map(([, v]) => v);
+  const headers = meta.headers.filter(([n]) => !NOT_STORED.has(n));
+  const members = upstreamCacheStatus(upstream.join(", "), cache);
+  if (members !== null) headers.push(["cache-status", members]);
+  return { ...meta, headers };
 }
 
 /**

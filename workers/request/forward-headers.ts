@@ -6,12 +6,12 @@
  * pass, nor do method overrides on a GET or HEAD; a cacheable request also loses its
  * conditionals; and this hop writes Via, X-Forwarded-For, -Proto and -Host from what it
  * checked itself. The edge adds three things of its own: the Accept of a negotiated
- * image, Accept-Encoding reduced to the codings a shield serves, and its own span of the
- * request's W3C trace in `traceparent`.
+ * image, for a cacheable request the one content coding it wants (br, gzip or identity:
+ * ./accept-encoding.ts), and its own span of the request's W3C trace in `traceparent`.
  */
+import type { ContentCoding } from "../../core/http/index.ts";
 import type { HopTrace } from "../../core/http/trace-context.ts";
 import { forwardRequestHeaders } from "../../core/policy/index.ts";
-import { normaliseAcceptEncoding } from "./accept-encoding.ts";
 
 export interface UpstreamHeaderOptions {
   /** The method sent on (a cacheable HEAD is fetched as a GET). */
@@ -25,6 +25,11 @@ export interface UpstreamHeaderOptions {
   readonly forwardedFor: string | null;
   /** Replaces Accept (the negotiated image type); undefined keeps the client's. */
   readonly accept?: string | undefined;
+  /**
+   * The coding a cacheable request asks for, sent as the whole Accept-Encoding (core
+   * preferredCoding of the client's value); a request passed through keeps the client's.
+   */
+  readonly acceptEncoding?: ContentCoding | undefined;
   /**
    * A cacheable GET or HEAD: the edge fetches a complete response it can store and share,
    * so conditionals and Range are dropped, and it answers the client's conditions itself.
@@ -64,10 +69,8 @@ export function upstreamRequestHeaders(client: Headers, options: UpstreamHeaderO
     out.set("traceparent", trace.traceparent);
     if (trace.restarted) out.delete("tracestate");
   }
-  if (options.complete) {
-    const encoding = normaliseAcceptEncoding(client.get("accept-encoding"));
-    if (encoding === null) out.delete("accept-encoding");
-    else out.set("accept-encoding", encoding);
+  if (options.complete && options.acceptEncoding !== undefined) {
+    out.set("accept-encoding", options.acceptEncoding);
   }
   return out;
 }
