@@ -12,7 +12,7 @@
  *       handed the origin as its fetcher
  */
 import { isSafeMethod, requestDisposition } from "../core/policy/index.ts";
-import { serveFromCache } from "./cache/cache-path.ts";
+import { type CacheRequest, serveFromCache } from "./cache/cache-path.ts";
 import { Compression } from "./compress/route.ts";
 import type { ShieldContext } from "./context.ts";
 import { conversionFor, serveConversion } from "./image/convert.ts";
@@ -32,12 +32,13 @@ export function composeHandler(ctx: ShieldContext): ShieldHandler {
   const transformPrefix = ctx.config.images.transformPrefix;
 
   /** A plain GET or HEAD through the cache, filled from the origin. */
-  const fromCache = (routed: RoutedRequest, noStale = false) =>
+  const fromCache = (routed: RoutedRequest, noStale = false, known?: CacheRequest["known"]) =>
     serveFromCache(ctx, {
       method: routed.method,
       headers: routed.reader,
       url: routed.url,
       noStale,
+      known,
       fetch: originFetcher(ctx, routed),
     });
 

@@ -59,12 +59,20 @@ export interface CacheRequest {
    * content coding of a compressed copy, compress/route.ts); absent for the response itself.
    */
   readonly variant?: string | undefined;
+  /**
+   * The stored response the caller has just found for this request in the memory tier,
+   * under the key it built the same way (compress/route.ts looks before it routes): the
+   * lookup is not made twice on a hit.
+   */
+  readonly known?: { readonly primary: string; readonly found: StoredObject } | undefined;
 }
 
 export function serveFromCache(
   deps: CacheDeps,
   req: CacheRequest,
 ): ShieldResponse | Promise<ShieldResponse> {
+  const known = req.known;
+  if (known !== undefined) return answer(deps, req, known.primary, known.found);
   const primary = buildCacheKey(
     { url: req.url, headers: req.headers, method: req.method },
     deps.key,

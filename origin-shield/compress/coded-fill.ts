@@ -22,6 +22,7 @@ import {
   type HeaderPairs,
   type HeaderReader,
 } from "../../core/policy/index.ts";
+import type { CacheRequest } from "../cache/cache-path.ts";
 import type { FetchedResponse, Fetcher, FetchIntent } from "../collapse/fill.ts";
 import { OriginError } from "../origin/origin-error.ts";
 import type { ShieldResponse } from "../respond.ts";
@@ -35,6 +36,7 @@ import { addVary, type Coding, fieldOf, type TreatmentOptions, treatmentFor } fr
 export type PlainRoute = (
   routed: RoutedRequest,
   noStale?: boolean,
+  known?: CacheRequest["known"],
 ) => ShieldResponse | Promise<ShieldResponse>;
 
 export interface CodedFillDeps extends TreatmentOptions, StoredCopyDeps {

@@ -88,19 +88,24 @@ export class Compression {
       key,
     );
     const found = this.#memory.lookup(primary, view.reader);
-    if (found instanceof Promise) return found.then((obj) => this.#route(view, coding, obj));
-    return this.#route(view, coding, found);
+    if (found instanceof Promise) {
+      return found.then((obj) => this.#route(view, coding, primary, obj));
+    }
+    return this.#route(view, coding, primary, found);
   }
 
   #route(
     view: RoutedRequest,
     coding: ContentCoding,
+    primary: string,
     found: StoredObject | undefined,
   ): ShieldResponse | Promise<ShieldResponse> {
     if (found !== undefined) {
       const t = this.#treatmentOf(found, coding);
       if (t.kind === "transform") return this.#coded(view, coding, null);
-      return t.varies ? varied(this.#deps.plain(view)) : this.#deps.plain(view);
+      // The plain path answers from what was just found, without a second lookup.
+      const plain = this.#deps.plain(view, false, { primary, found });
+      return t.varies ? varied(plain) : plain;
     }
     const answer = this.#deps.plain(view);
     if (answer instanceof Promise) return answer.then((a) => this.#afterPlain(view, coding, a));

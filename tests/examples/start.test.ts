@@ -12,6 +12,7 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import { brotliDecompressSync, gunzipSync } from "node:zlib";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseConfigJson } from "../../core/config/index.ts";
@@ -111,6 +112,44 @@ describe("npm start", () => {
     const webp = await fetch(url, { headers: { accept: "image/webp" } });
     expect(webp.headers.get("content-type")).toBe("image/webp");
     expect((await sharp(Buffer.from(await webp.arrayBuffer())).metadata()).format).toBe("webp");
+  });
+
+  it("compresses the demo's uncompressed JSON: br, gzip or identity per client, from one origin fetch", async () => {
+    const url = new URL(`${edge}/api/catalog`);
+    /** The raw answer, as a client that sends exactly this Accept-Encoding receives it. */
+    const raw = (acceptEncoding: string | null) =>
+      new Promise<{ coding: string | undefined; vary: string; body: Buffer }>((done, fail) => {
+        const headers: Record<string, string> = {};
+        if (acceptEncoding !== null) headers["accept-encoding"] = acceptEncoding;
+        const req = request(url, { headers }, (res) => {
+          const chunks: Buffer[] = [];
+          res.on("data", (c: Buffer) => chunks.push(c));
+          res.on("end", () =>
+            done({
+              coding: res.headers["content-encoding"],
+              vary: String(res.headers.vary ?? "").toLowerCase(),
+              body: Buffer.concat(chunks),
+            }),
+          );
+          res.on("error", fail);
+        });
+        req.on("error", fail);
+        req.end();
+      });
+    const br = await raw("br");
+    const gzip = await raw("gzip");
+    const identity = await raw(null);
+    expect([br.coding, gzip.coding, identity.coding]).toEqual(["br", "gzip", undefined]);
+    const plain = identity.body;
+    expect(JSON.parse(plain.toString("utf8"))).toBeTruthy();
+    expect(brotliDecompressSync(br.body).equals(plain)).toBe(true);
+    expect(gunzipSync(gzip.body).equals(plain)).toBe(true);
+    // Compression is worth it on this body: each coding well under half the bytes.
+    expect(br.body.length).toBeLessThan(plain.length / 2);
+    expect(gzip.body.length).toBeLessThan(plain.length / 2);
+    expect(br.vary).toContain("accept-encoding");
+    const stats = (await (await fetch(originStats)).json()) as { paths: Record<string, number> };
+    expect(stats.paths["/api/catalog"]).toBe(1);
   });
 
   it("stops every process it started on Ctrl-C (SIGINT) and exits 0", async () => {
