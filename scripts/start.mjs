@@ -223,20 +223,24 @@ export function stackConfig(originUrl) {
 /**
  * The three processes of the stack.
  *
- * @param {{ origin: number, shield: number, edge: number }} ports
+ * @param {{ origin: number, shield: number, edge: number, inspector?: number }} ports
  * @param {{ path: string, json: string }} config
  * @param {{ jpegOnly?: boolean }} [demo]  how the demo origin runs
  * @returns {ProcessSpec[]}
  */
 export function stackPlan(ports, config, demo = {}) {
   const shield = shieldSpec("shield", ports.shield, config.path);
-  return [originSpec(ports.origin, demo), shield, edgeSpec(ports.edge, [shield.url], config)];
+  return [
+    originSpec(ports.origin, demo),
+    shield,
+    edgeSpec(ports.edge, [shield.url], config, ports.inspector),
+  ];
 }
 
 /**
  * The processes of `--cluster`: Redis, the origin, the shields, the edge.
  *
- * @param {{ origin: number, shield: number, edge: number }} ports
+ * @param {{ origin: number, shield: number, edge: number, inspector?: number }} ports
  * @param {{ path: string, json: string }} config  what the edge reads
  * @param {ClusterFiles} files
  * @param {{ binary: string, port: number }} redis
@@ -292,6 +296,7 @@ export function clusterPlan(ports, config, files, redis, demo = {}) {
       ports.edge,
       shields.map((spec) => spec.url),
       config,
+      ports.inspector,
     ),
   ];
 }
@@ -335,11 +340,14 @@ function shieldSpec(name, port, configPath) {
  * @param {number} port
  * @param {string[]} shields  base URLs of the shield nodes
  * @param {{ path: string, json: string }} config
+ * @param {number} [inspector]  the port of workerd's inspector; wrangler's default is 9229,
+ *   which a second wrangler dev (or a `node --inspect`) starting at the same time also takes
  * @returns {ProcessSpec}
  */
-function edgeSpec(port, shields, config) {
+function edgeSpec(port, shields, config, inspector) {
   const url = `http://${HOST}:${port}`;
   const edgeArgs = ["dev", "--ip", HOST, "--port", String(port)];
+  if (inspector !== undefined) edgeArgs.push("--inspector-port", String(inspector));
   const nodes = shields.join(",");
   return {
     name: "edge",
@@ -927,10 +935,12 @@ async function main(argv) {
     files = made;
     process.on("exit", () => made.cleanup());
   }
+  // A free port for workerd's inspector, rather than 9229 for every stack on the machine.
+  const planned = { ...ports, inspector: await freePort() };
   const plan =
     redis === null || files === null
-      ? stackPlan(ports, config, flags)
-      : clusterPlan(ports, config, files, redis, flags);
+      ? stackPlan(planned, config, flags)
+      : clusterPlan(planned, config, files, redis, flags);
   const stack = runStack(plan, { color });
 
   // Safety net: whatever ends this process, do not leave the stack running behind it.

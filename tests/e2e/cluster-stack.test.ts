@@ -75,6 +75,8 @@ describeWithRedis("three shields behind the edge, one killed mid-herd", () => {
       HOST,
       "--port",
       String(edgePort),
+      "--inspector-port",
+      String(await freePort()),
       "--persist-to",
       join(dir, "wrangler"),
       "--var",

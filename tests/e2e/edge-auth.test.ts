@@ -44,6 +44,8 @@ beforeAll(async () => {
     HOST,
     "--port",
     String(edgePort),
+    "--inspector-port",
+    String(await freePort()),
     "--persist-to",
     state,
     "--var",

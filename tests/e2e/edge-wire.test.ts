@@ -58,6 +58,8 @@ beforeAll(async () => {
     HOST,
     "--port",
     String(port),
+    "--inspector-port",
+    String(await freePort()),
     "--persist-to",
     state,
     "--var",

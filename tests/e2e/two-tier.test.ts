@@ -147,6 +147,8 @@ beforeAll(async () => {
     HOST,
     "--port",
     String(edgePort),
+    "--inspector-port",
+    String(await freePort()),
     "--persist-to",
     join(dir, "state"),
     "--var",
