@@ -40,6 +40,34 @@ describe("stale-while-revalidate, emulated with waitUntil (RFC 5861 §3)", () =>
     expect((await edge.send(path)).text).toBe("v2");
   });
 
+  it("refreshes each Vary variant of a key on its own: one variant's refresh never holds another's", async () => {
+    const edge = testEdge();
+    const path = uniquePath();
+    const cc = "max-age=10, stale-while-revalidate=60";
+    const headers = { "cache-control": cc, vary: "X-Tenant" };
+    const tenant = (value: string) => ({ headers: { "x-tenant": value } });
+    await scriptAll(path, { headers, body: "a1" }, { headers, body: "b1" });
+    expect((await edge.send(path, tenant("a"))).text).toBe("a1");
+    expect((await edge.send(path, tenant("b"))).text).toBe("b1");
+    // Slow refreshes, so that both are under way at the same moment.
+    await scriptAll(
+      path,
+      { headers, body: "a2", delayMs: 200 },
+      { headers, body: "b2", delayMs: 200 },
+    );
+    edge.advance(20);
+    const [a, b] = await Promise.all([edge.raw(path, tenant("a")), edge.raw(path, tenant("b"))]);
+    expect([await a.text(), await b.text()]).toEqual(["a1", "b1"]);
+    await edge.settle();
+    // Both were refreshed in the background: each variant's next answer is its new body.
+    expect(await receivedAll(path)).toHaveLength(4);
+    const next = [
+      (await edge.send(path, tenant("a"))).text,
+      (await edge.send(path, tenant("b"))).text,
+    ];
+    expect(next.sort()).toEqual(["a2", "b2"]);
+  });
+
   it("revalidates with the entry's validators in the background and keeps the body on 304", async () => {
     const edge = testEdge();
     const path = uniquePath();

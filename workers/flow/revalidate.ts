@@ -129,14 +129,18 @@ export async function revalidateNow(
 }
 
 /**
- * Keys being refreshed in the background by this isolate: at most one refresh per key
- * at a time, however many requests meet the stale entry meanwhile.
+ * Stored responses being refreshed in the background by this isolate: at most one
+ * refresh per stored response at a time, however many requests meet it stale meanwhile.
+ * A key's Vary variants are refreshed each on its own (the lock names the variant by the
+ * request values it was selected by), so one variant's refresh never holds another's.
  */
 const refreshing = new Set<string>();
 
-/** Whether a background refresh of this storage name is under way (for tests). */
-export function isRefreshing(name: string): boolean {
-  return refreshing.has(name);
+/** The lock's name for a stored response: its storage name, and its variant's values. */
+function refreshLock(name: string, meta: EntryMeta): string {
+  const vary = meta.vary;
+  if (vary === null || vary.fields.length === 0) return name;
+  return `${name}\n${vary.fields.join(",")}\n${JSON.stringify(vary.values)}`;
 }
 
 export function revalidateInBackground(
@@ -145,11 +149,12 @@ export function revalidateInBackground(
   key: string,
   meta: EntryMeta,
 ): void {
-  if (refreshing.has(name)) return;
-  refreshing.add(name);
+  const lock = refreshLock(name, meta);
+  if (refreshing.has(lock)) return;
+  refreshing.add(lock);
   const run = refresh(er, name, key, meta)
     .catch((error: unknown) => console.warn(`edge: refreshing ${name} failed: ${String(error)}`))
-    .finally(() => refreshing.delete(name));
+    .finally(() => refreshing.delete(lock));
   er.exec.waitUntil(run);
 }
 
