@@ -24,7 +24,13 @@ export function originFetcher(deps: OriginFetchDeps, routed: RoutedRequest): Fet
     const { metrics } = deps;
     const originName = routed.origin.name;
     metrics.originRequests.labels(originName, intent.revalidation ? "revalidate" : "fill").inc();
-    const headers = forwardHeaders(routed.client.headers, {
+    // A slice is asked in identity: parts combine only as the same bytes (RFC 9111 §3.4),
+    // and a coding an origin picks for a part would make it useless as one.
+    const client =
+      intent.range === undefined
+        ? routed.client.headers
+        : { ...routed.client.headers, "accept-encoding": "identity" };
+    const headers = forwardHeaders(client, {
       method: "GET",
       via: deps.name,
       forwardedFor: routed.forwardedFor,

@@ -5,6 +5,7 @@
  * same strong ETag and complete length; a purge of the URL takes the slices too.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { gzipSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
 import { fill, harness } from "./support.ts";
 
@@ -236,5 +237,40 @@ describe("ranges of an object too large to store (RFC 9110 §14.2)", () => {
     const r = await range(t, `bytes=${SIZE}-`);
     expect(r.res.status).toBe(416);
     expect(r.res.headers.get("content-range")).toBe(`bytes */${SIZE}`);
+  });
+
+  it("slices are asked with Accept-Encoding: identity, so an origin that compresses parts still gives bytes that combine", async () => {
+    const base = serving(() => ({}));
+    const { origin, t } = await h.start((req, res) => {
+      // An origin that compresses whatever a client says it takes, ranges included.
+      if (req.headers.range !== undefined && /gzip|br/.test(req.headers["accept-encoding"] ?? "")) {
+        const m = /^bytes=(\d+)-(\d+)$/.exec(req.headers.range) as RegExpExecArray;
+        const start = Number(m[1]);
+        const end = Math.min(Number(m[2]), SIZE - 1);
+        const coded = gzipSync(BIG.subarray(start, end + 1));
+        res.writeHead(206, {
+          "cache-control": "max-age=600",
+          etag: '"big-1"',
+          "content-type": "video/mp4",
+          "content-encoding": "gzip",
+          "content-range": `bytes ${start}-${end}/${SIZE}`,
+          "content-length": String(coded.length),
+        });
+        res.end(coded);
+        return;
+      }
+      base(req, res);
+    }, CONFIG);
+    await fill(t, "/v.mp4");
+    const res = await t.request("/v.mp4", {
+      headers: { range: "bytes=1000-1999", "accept-encoding": "gzip, deflate, br" },
+    });
+    expect(res.status).toBe(206);
+    expect(Buffer.from(await res.arrayBuffer()).toString("latin1")).toBe(part(1000, 1999));
+    // One slice asked, as identity: no fallback to a second whole transfer.
+    const asked = origin.requests.slice(1);
+    expect(asked.map((q) => [q.headers.range, q.headers["accept-encoding"]])).toEqual([
+      ["bytes=0-65535", "identity"],
+    ]);
   });
 });
