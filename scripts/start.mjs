@@ -821,6 +821,9 @@ Try:
   curl ${show} -H 'Accept:' ${edge}/images/hero.jpg ${grep("content-type|cache-status")}
   # an on-demand transform: 480 px wide, AVIF or WebP from Accept, made by the shield with sharp
   curl ${show} -H 'Accept: image/avif,image/webp' ${edge}/img/width=480,format=auto/images/hero.jpg ${grep("content-type|content-length|cache-status")}
+  # JSON the origin sends uncompressed, as br and as gzip: both from one origin fetch
+  curl ${show} -H 'Accept-Encoding: br' ${edge}/api/catalog ${grep("content-encoding|content-length|cache-status")}
+  curl ${show} -H 'Accept-Encoding: gzip' ${edge}/api/catalog ${grep("content-encoding|content-length|cache-status")}
   # how many requests reached the origin, per path
   curl -s ${origin}/__origin/stats
 

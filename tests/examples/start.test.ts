@@ -69,6 +69,7 @@ describe("npm start", () => {
   it("prints the URLs and curl lines for the three processes", () => {
     expect(out).toContain(`edge Worker    ${edge}`);
     expect(out).toMatch(/curl .* -H 'Accept: image\/avif' .*\/images\/hero\.jpg/);
+    expect(out).toMatch(/curl .* -H 'Accept-Encoding: br' .*\/api\/catalog/);
     expect(out).toContain(originStats);
   });
 
