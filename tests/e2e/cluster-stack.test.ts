@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { buildNode } from "../../scripts/build-node.mjs";
 import { startOrigin, type TestOrigin } from "../helpers/origin.ts";
-import { freePort, HOST, processGroup, ROOT } from "../helpers/processes.ts";
+import { freePort, HOST, processGroup } from "../helpers/processes.ts";
 import { describeWithRedis, type RedisServer, startRedisServer } from "../helpers/redis-server.ts";
 
 const NAMES = ["s1", "s2", "s3"] as const;
@@ -69,23 +69,12 @@ describeWithRedis("three shields behind the edge, one killed mid-herd", () => {
     const edgePort = await freePort();
     const nodes = ports.map((port) => `http://${HOST}:${port}`).join(",");
     const config = { origins: [{ name: "o", url: origin.url, hosts: [HOST] }] };
-    edge = group.launch("edge", join(ROOT, "node_modules", ".bin", "wrangler"), [
-      "dev",
-      "--ip",
-      HOST,
-      "--port",
-      String(edgePort),
-      "--inspector-port",
-      String(await freePort()),
-      "--persist-to",
-      join(dir, "wrangler"),
-      "--var",
-      `SHIELD_NODES:${nodes}`,
-      "--var",
-      `CDN_CONFIG:${JSON.stringify(config)}`,
-    ]);
-    edgeUrl = `http://${HOST}:${edgePort}`;
-    await group.ready(`${edgeUrl}/__edge/health`, edge, "wrangler dev", 60_000);
+    ({ child: edge, url: edgeUrl } = await group.startEdge({
+      port: edgePort,
+      state: join(dir, "wrangler"),
+      nodes,
+      config,
+    }));
   }, 120_000);
 
   afterAll(async () => {

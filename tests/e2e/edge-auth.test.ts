@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildNode } from "../../scripts/build-node.mjs";
 import { startOrigin, type TestOrigin } from "../helpers/origin.ts";
-import { freePort, HOST, processGroup, ROOT } from "../helpers/processes.ts";
+import { freePort, HOST, processGroup } from "../helpers/processes.ts";
 
 const SECRET = "e2e-edge-shield-secret-0123456789abcdef";
 let origin: TestOrigin;
@@ -21,7 +21,7 @@ let edge: ChildProcess | undefined;
 let shieldUrl = "";
 let edgeUrl = "";
 let state = "";
-const { launch, ready, stop } = processGroup();
+const { launch, ready, stop, startEdge } = processGroup();
 
 beforeAll(async () => {
   origin = await startOrigin();
@@ -38,25 +38,13 @@ beforeAll(async () => {
 
   state = mkdtempSync(join(tmpdir(), "edge-auth-e2e-"));
   const config = { origins: [{ name: "e2e", url: origin.url, hosts: [HOST, "localhost"] }] };
-  edge = launch("edge", join(ROOT, "node_modules", ".bin", "wrangler"), [
-    "dev",
-    "--ip",
-    HOST,
-    "--port",
-    String(edgePort),
-    "--inspector-port",
-    String(await freePort()),
-    "--persist-to",
+  ({ child: edge, url: edgeUrl } = await startEdge({
+    port: edgePort,
     state,
-    "--var",
-    `SHIELD_NODES:${shieldUrl}`,
-    "--var",
-    `CDN_CONFIG:${JSON.stringify(config)}`,
-    "--var",
-    `EDGE_SHIELD_SECRET:${SECRET}`,
-  ]);
-  edgeUrl = `http://${HOST}:${edgePort}`;
-  await ready(`${edgeUrl}/__edge/health`, edge, "wrangler dev", 60_000);
+    nodes: shieldUrl,
+    config,
+    vars: { EDGE_SHIELD_SECRET: SECRET },
+  }));
 }, 90_000);
 
 afterAll(async () => {

@@ -14,7 +14,7 @@ import { join } from "node:path";
 import { brotliCompressSync, brotliDecompressSync, gunzipSync, gzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startOrigin, type TestOrigin } from "../helpers/origin.ts";
-import { freePort, HOST, processGroup, ROOT } from "../helpers/processes.ts";
+import { freePort, HOST, processGroup } from "../helpers/processes.ts";
 
 const PLAIN = Buffer.from("a text that a shield keeps in three codings. ".repeat(40));
 const CODED = { br: brotliCompressSync(PLAIN), gzip: gzipSync(PLAIN), identity: PLAIN };
@@ -24,7 +24,7 @@ let shield: TestOrigin;
 let edge: ChildProcess | undefined;
 let edgeUrl = "";
 let state = "";
-const { launch, ready, stop } = processGroup();
+const { stop, startEdge } = processGroup();
 
 beforeAll(async () => {
   shield = await startOrigin((req, res) => {
@@ -52,23 +52,7 @@ beforeAll(async () => {
   const port = await freePort();
   state = mkdtempSync(join(tmpdir(), "edge-wire-"));
   const config = { origins: [{ name: "wire", url: shield.url, hosts: [HOST, "localhost"] }] };
-  edge = launch("edge", join(ROOT, "node_modules", ".bin", "wrangler"), [
-    "dev",
-    "--ip",
-    HOST,
-    "--port",
-    String(port),
-    "--inspector-port",
-    String(await freePort()),
-    "--persist-to",
-    state,
-    "--var",
-    `SHIELD_NODES:${shield.url}`,
-    "--var",
-    `CDN_CONFIG:${JSON.stringify(config)}`,
-  ]);
-  edgeUrl = `http://${HOST}:${port}`;
-  await ready(`${edgeUrl}/__edge/health`, edge, "wrangler dev", 60_000);
+  ({ child: edge, url: edgeUrl } = await startEdge({ port, state, nodes: shield.url, config }));
 }, 90_000);
 
 afterAll(async () => {

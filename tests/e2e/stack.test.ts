@@ -11,14 +11,14 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildNode } from "../../scripts/build-node.mjs";
 import { startOrigin, type TestOrigin } from "../helpers/origin.ts";
-import { freePort, HOST, processGroup, ROOT } from "../helpers/processes.ts";
+import { freePort, HOST, processGroup } from "../helpers/processes.ts";
 
 let origin: TestOrigin;
 let shield: ChildProcess | undefined;
 let edge: ChildProcess | undefined;
 let edgeUrl = "";
 let state = "";
-const { launch, ready, stop } = processGroup();
+const { launch, ready, stop, startEdge } = processGroup();
 
 const FORMATS = { avif: "image/avif", webp: "image/webp", jpeg: "image/jpeg" } as const;
 
@@ -58,23 +58,12 @@ beforeAll(async () => {
 
   state = mkdtempSync(join(tmpdir(), "edge-e2e-"));
   const config = { origins: [{ name: "e2e", url: origin.url, hosts: [HOST, "localhost"] }] };
-  edge = launch("edge", join(ROOT, "node_modules", ".bin", "wrangler"), [
-    "dev",
-    "--ip",
-    HOST,
-    "--port",
-    String(edgePort),
-    "--inspector-port",
-    String(await freePort()),
-    "--persist-to",
+  ({ child: edge, url: edgeUrl } = await startEdge({
+    port: edgePort,
     state,
-    "--var",
-    `SHIELD_NODES:http://${HOST}:${shieldPort}`,
-    "--var",
-    `CDN_CONFIG:${JSON.stringify(config)}`,
-  ]);
-  edgeUrl = `http://${HOST}:${edgePort}`;
-  await ready(`${edgeUrl}/__edge/health`, edge, "wrangler dev", 60_000);
+    nodes: `http://${HOST}:${shieldPort}`,
+    config,
+  }));
 }, 90_000);
 
 afterAll(async () => {

@@ -17,7 +17,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildNode } from "../../scripts/build-node.mjs";
 import { type SeenRequest, sleep, startOrigin, type TestOrigin } from "../helpers/origin.ts";
-import { freePort, HOST, processGroup, ROOT } from "../helpers/processes.ts";
+import { freePort, HOST, processGroup } from "../helpers/processes.ts";
 
 const PURGE_TOKEN = "two-tier-purge-token-0123456789";
 
@@ -141,23 +141,12 @@ beforeAll(async () => {
     origins: [{ name: "e2e", url: origin.url, hosts: [HOST, "localhost"] }],
     rules: [{ name: "edge-revalidates", match: { path: "/purge/**" }, ttl: { set: 0 } }],
   };
-  edge = group.launch("edge", join(ROOT, "node_modules", ".bin", "wrangler"), [
-    "dev",
-    "--ip",
-    HOST,
-    "--port",
-    String(edgePort),
-    "--inspector-port",
-    String(await freePort()),
-    "--persist-to",
-    join(dir, "state"),
-    "--var",
-    `SHIELD_NODES:${shieldUrl}`,
-    "--var",
-    `CDN_CONFIG:${JSON.stringify(edgeConfig)}`,
-  ]);
-  edgeUrl = `http://${HOST}:${edgePort}`;
-  await group.ready(`${edgeUrl}/__edge/health`, edge, "wrangler dev", 60_000);
+  ({ child: edge, url: edgeUrl } = await group.startEdge({
+    port: edgePort,
+    state: join(dir, "state"),
+    nodes: shieldUrl,
+    config: edgeConfig,
+  }));
 }, 90_000);
 
 afterAll(async () => {

@@ -29,11 +29,25 @@ export interface ProcessGroup {
   ready(url: string, child: ChildProcess, name: string, ms: number): Promise<void>;
   /** SIGTERM, then SIGKILL after 5 s. */
   stop(child: ChildProcess | undefined): Promise<void>;
+  /** The Worker under `wrangler dev`, resolved once it answers its health URL. */
+  startEdge(options: EdgeOptions): Promise<{ readonly child: ChildProcess; readonly url: string }>;
+}
+
+export interface EdgeOptions {
+  readonly port: number;
+  /** Where wrangler keeps the local Cache API's state (a fresh folder: a cold cache). */
+  readonly state: string;
+  /** The shield nodes' base URLs, comma-separated (SHIELD_NODES). */
+  readonly nodes: string;
+  /** The CDN config (CDN_CONFIG). */
+  readonly config: unknown;
+  /** Further variables, e.g. EDGE_SHIELD_SECRET. */
+  readonly vars?: Readonly<Record<string, string>>;
 }
 
 export function processGroup(): ProcessGroup {
   const output: string[] = [];
-  return {
+  const group: ProcessGroup = {
     output,
     launch(name, command, args, env = {}) {
       const child = spawn(command, args, {
@@ -76,5 +90,30 @@ export function processGroup(): ProcessGroup {
       await exited;
       clearTimeout(timer);
     },
+    async startEdge({ port, state, nodes, config, vars = {} }) {
+      const args = [
+        "dev",
+        "--ip",
+        HOST,
+        "--port",
+        String(port),
+        // Not wrangler's default 9229: two stacks starting at once would both take it.
+        "--inspector-port",
+        String(await freePort()),
+        "--persist-to",
+        state,
+        "--var",
+        `SHIELD_NODES:${nodes}`,
+        "--var",
+        `CDN_CONFIG:${JSON.stringify(config)}`,
+      ];
+      for (const [name, value] of Object.entries(vars)) args.push("--var", `${name}:${value}`);
+      const child = group.launch("edge", join(ROOT, "node_modules", ".bin", "wrangler"), args);
+      const url = `http://${HOST}:${port}`;
+      // The first `wrangler dev` on a machine bundles the Worker and starts workerd.
+      await group.ready(`${url}/__edge/health`, child, "wrangler dev", 60_000);
+      return { child, url };
+    },
   };
+  return group;
 }
